@@ -1,0 +1,88 @@
+"""Maps backend names to ANN index classes: create, load from a directory, pick by library size.
+
+Swapping backends is a configuration value: every name in :data:`BACKENDS` implements
+:class:`search.ann.base.AnnIndex`, and :func:`load` dispatches on the ``backend`` recorded in the
+directory's ``config.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from search.ann.base import AnnIndex, InvalidInputError, UnknownBackendError, read_config
+from search.ann.exact import ExactIndex
+from search.ann.faiss_backend import FlatIndex, HNSWIndex, IVFIndex
+
+BACKENDS: dict[str, type[AnnIndex]] = {
+    "exact": ExactIndex,
+    "flat": FlatIndex,
+    "ivf": IVFIndex,
+    "hnsw": HNSWIndex,
+}
+"""Every backend by name; a new backend adds one entry here (and one line to the contract tests)."""
+
+FLAT_MAX_VECTORS = 50_000
+"""Libraries up to this many vectors use ``flat`` (exact, fast enough, no build cost).
+
+Provisional: to be set from the benchmark measurements (``search.ann.measure``) on the target
+machine, where flat's p99 single-query latency crosses the service's budget.
+"""
+
+HNSW_MAX_VECTORS = 5_000_000
+"""Above ``FLAT_MAX_VECTORS`` and up to this many vectors use ``hnsw``; beyond it ``ivf``.
+
+Provisional, like :data:`FLAT_MAX_VECTORS`: HNSW has the best recall/latency but its graph costs
+memory (about ``2 * m * 4`` bytes per vector on top of the vectors) and build time; IVF is the
+cheaper choice for very large libraries. To be set from the benchmark measurements.
+"""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Size thresholds for :func:`choose_backend` (defaults: the module constants)."""
+
+    flat_max: int = FLAT_MAX_VECTORS
+    hnsw_max: int = HNSW_MAX_VECTORS
+
+
+def backend_class(backend: str) -> type[AnnIndex]:
+    """The class registered under ``backend``; raise :class:`UnknownBackendError` otherwise."""
+    try:
+        return BACKENDS[backend]
+    except (KeyError, TypeError):
+        raise UnknownBackendError(
+            f"unknown ANN backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}") from None
+
+
+def create(backend: str, dim: int, **params: Any) -> AnnIndex:
+    """A new, empty index of the named backend.
+
+    ``params`` are the backend's constructor options: ``metadata`` (stored in config.json, e.g.
+    model name/hash), ``use_gpu`` (flat/ivf), ``nlist``/``nprobe`` (ivf), ``m``/``ef_construction``/
+    ``ef_search`` (hnsw). An option the backend does not take raises ``TypeError``.
+    """
+    return backend_class(backend)(dim, **params)
+
+
+def load(directory: str | os.PathLike[str], use_gpu: bool | None = None) -> AnnIndex:
+    """Load the index saved in ``directory``, whatever its backend.
+
+    Raises :class:`IndexLoadError` for a missing or corrupt directory and
+    :class:`UnknownBackendError` when ``config.json`` names a backend this version lacks.
+    """
+    config = read_config(directory)
+    return backend_class(config["backend"]).load(directory, use_gpu=use_gpu)
+
+
+def choose_backend(n_vectors: int, thresholds: Thresholds | None = None) -> str:
+    """The backend for a library of ``n_vectors``: flat when small, hnsw when large, ivf when huge."""
+    limits = thresholds or Thresholds()
+    if n_vectors < 0:
+        raise InvalidInputError(f"n_vectors must be >= 0, got {n_vectors}")
+    if n_vectors <= limits.flat_max:
+        return "flat"
+    if n_vectors <= limits.hnsw_max:
+        return "hnsw"
+    return "ivf"
