@@ -9,10 +9,10 @@ import typer
 
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Library data directory [env DANCESEARCH_HOME; default ~/.local/share/dancesearch]."),
+    typer.Option("--data-dir", help="Library data directory (env DANCESEARCH_HOME; default ~/.local/share/dancesearch)."),
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL, e.g. postgresql+psycopg://127.0.0.1/test [env DANCESEARCH_DB; default SQLite in the data directory]."),
+    typer.Option("--db", help="Database URL, e.g. postgresql+psycopg://127.0.0.1/test (env DANCESEARCH_DB; default SQLite in the data directory)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]

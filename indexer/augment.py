@@ -55,8 +55,8 @@ def augment(windows: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig | 
     n = windows.shape[0]
     angles = np.deg2rad(rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg, size=n))
     out = rotate(windows, angles)
-    out = scale(out, rng.uniform(1.0 - cfg.max_scale, 1.0 + cfg.max_scale, size=n).astype(np.float32))
-    flip = rng.random(n) < cfg.mirror_prob
+    out = scale(out, np.asarray(rng.uniform(1.0 - cfg.max_scale, 1.0 + cfg.max_scale, size=n), dtype=np.float32))
+    flip = np.asarray(rng.random(n) < cfg.mirror_prob)
     if flip.any():
         out[flip] = mirror(out[flip])
     return out

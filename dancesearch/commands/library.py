@@ -1,9 +1,154 @@
-"""Library commands: ``ingest``, ``errors``, ``render``. (Filled in by the foundation work.)"""
+"""Library commands: ``ingest`` (bulk ingest), ``errors`` (failed files), ``clips``, ``info``.
+
+Heavy modules (SQLAlchemy, NumPy, the readers) are imported inside the commands so
+``dancesearch --help`` stays instant. Bad input (missing paths, broken sidecars, an unreachable
+database) ends with a one-line error and exit code 2 (1 for the database), never a traceback.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from dancesearch.options import DataDirOpt, DbOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from db.library import Library
+
+PathsArg = Annotated[list[Path], typer.Argument(help="Motion files and folders (searched recursively).")]
+MetadataOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--metadata", help="Sidecar with labels/splits: a manifest.json or a CSV with a "
+                                    "'file' column (repeatable)."),
+]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=0, help="Worker processes (default: one per CPU; 0 = read files in this process).")]
+MaxMbOpt = Annotated[float, typer.Option("--max-file-mb", min=0.001,
+                                         help="Skip (and record) files whose content is larger.")]
+RigsOpt = Annotated[list[Path] | None, typer.Option("--rigs", help="Extra folder of rig mappings (*.toml).")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _open_library(data_dir: Path | None, db: str | None) -> Library:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.config import LibraryLocation
+    from db.library import Library
+    from db.migrate import SchemaError
+
+    location = LibraryLocation.resolve(data_dir, db)
+    try:
+        return Library.open(location)
+    except (SQLAlchemyError, SchemaError, OSError) as exc:
+        from sqlalchemy.engine import make_url
+        url = make_url(location.db_url).render_as_string(hide_password=True)
+        raise _fail(f"cannot open the library at {url}: {str(exc).splitlines()[0]}", 1) from None
+
+
+def _print_json(doc: Any) -> None:
+    typer.echo(json.dumps(doc, ensure_ascii=False, default=str))
+
+
+def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = None,
+           max_file_mb: MaxMbOpt = 512.0, rigs: RigsOpt = None, json_out: JsonOpt = False,
+           data_dir: DataDirOpt = None, db: DbOpt = None) -> None:
+    """Ingest motion files and folders into the library (skipping what is already there)."""
+    from indexer.ingest import Ingester, IngestInputError, IngestOptions
+    from indexer.metadata import MetadataError, load_metadata
+
+    try:
+        meta = load_metadata(metadata or [])
+        for r in rigs or []:
+            if not r.is_dir():
+                raise IngestInputError(f"{r}: rig folder not found")
+    except (MetadataError, IngestInputError) as exc:
+        raise _fail(str(exc)) from None
+    opts = IngestOptions(workers=(os.cpu_count() or 1) if workers is None else workers,
+                         max_file_mb=max_file_mb, metadata=meta,
+                         rig_dirs=tuple(str(r) for r in rigs or []), progress=not json_out)
+    with _open_library(data_dir, db) as lib:
+        ingester = Ingester(lib, opts)
+        try:
+            summary = ingester.run([str(p) for p in paths])
+        except IngestInputError as exc:
+            raise _fail(str(exc)) from None
+        except KeyboardInterrupt:
+            typer.echo(f"\ninterrupted after adding {ingester.summary.added} clips; run the same "
+                       "command again to finish", err=True)
+            raise typer.Exit(130) from None
+    if json_out:
+        _print_json(summary.to_json())
+        return
+    fps = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
+    typer.echo(f"added {summary.added} clips ({summary.frames} frames, {summary.frames / 25 / 60:.1f} min), "
+               f"skipped {summary.skipped}, failed {summary.failed}, ignored {summary.ignored} "
+               f"in {summary.seconds:.1f} s ({fps:.0f} frames/s)")
+    for path, reason in summary.errors[:10]:
+        typer.echo(f"  failed: {path}: {reason}")
+    if summary.failed:
+        typer.echo(f"  ({summary.failed} failures recorded; list them with `dancesearch errors`)")
+
+
+def errors(json_out: JsonOpt = False,
+           all_: Annotated[bool, typer.Option("--all", help="Include errors of files that later ingested fine.")] = False,
+           limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+           data_dir: DataDirOpt = None, db: DbOpt = None) -> None:
+    """List files that failed to ingest, newest first, with the reason."""
+    with _open_library(data_dir, db) as lib:
+        errs = lib.list_errors(include_resolved=all_, limit=limit)
+    if json_out:
+        _print_json([e.to_json() for e in errs])
+        return
+    if not errs:
+        typer.echo("no ingest errors")
+    for e in errs:
+        mark = " (resolved)" if e.resolved else ""
+        typer.echo(f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.path}: {e.reason}{mark}")
+
+
+def clips(json_out: JsonOpt = False,
+          source: Annotated[str | None, typer.Option("--source", help="Only clips of this source.")] = None,
+          split: Annotated[str | None, typer.Option("--split", help="Only clips with a part in this split.")] = None,
+          limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+          data_dir: DataDirOpt = None, db: DbOpt = None) -> None:
+    """List clips of the library."""
+    with _open_library(data_dir, db) as lib:
+        rows = lib.list_clips(source=source, split=split, limit=limit)
+    if json_out:
+        _print_json([c.to_json() for c in rows])
+        return
+    for c in rows:
+        split_s = c.split if isinstance(c.split, str) or c.split is None else "+".join(c.split)
+        label = c.description or ", ".join(f"{k}={v}" for k, v in c.labels.items())
+        typer.echo(f"{c.id:6d}  {c.source:<10} {c.duration:7.1f}s  {split_s or '-':<10} {label[:60]:<60}  {c.path}")
+
+
+def info(json_out: JsonOpt = False, data_dir: DataDirOpt = None, db: DbOpt = None) -> None:
+    """Library statistics: clips, windows, hours, clips per source, windows per split, errors."""
+    with _open_library(data_dir, db) as lib:
+        st = lib.stats()
+    if json_out:
+        _print_json(st.to_json())
+        return
+    typer.echo(f"library: {st.db_url}  (data {st.data_dir})")
+    typer.echo(f"clips {st.clips}, windows {st.windows}, {st.seconds / 3600:.2f} h, open errors {st.errors}")
+    for name, n in sorted(st.sources.items()):
+        typer.echo(f"  source {name:<12} {n:6d} clips")
+    for name, n in sorted(st.window_splits.items()):
+        typer.echo(f"  split  {name:<12} {n:6d} windows")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
+    app.command("ingest")(ingest)
+    app.command("errors")(errors)
+    app.command("clips")(clips)
+    app.command("info")(info)

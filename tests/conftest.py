@@ -1,0 +1,93 @@
+"""Shared pytest fixtures: the corpus location, isolated libraries (SQLite and PostgreSQL) and a
+CLI runner. Every test runs with ``DANCESEARCH_HOME`` pointed at a temporary folder, so nothing ever
+touches the user's real library.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+PG_BASE_URL = os.environ.get("DANCESEARCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the default library at a fresh temporary folder; drop any DANCESEARCH_DB."""
+    monkeypatch.setenv("DANCESEARCH_HOME", str(tmp_path_factory.mktemp("dancesearch-home")))
+    monkeypatch.delenv("DANCESEARCH_DB", raising=False)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared corpus folder (tests needing it skip if it is absent)."""
+    if not (CORPUS / "manifest.json").is_file():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty library data directory."""
+    return tmp_path / "library"
+
+
+@pytest.fixture
+def library(data_dir: Path) -> Iterator:
+    """An open, empty SQLite library in `data_dir`."""
+    from db.config import LibraryLocation
+    from db.library import Library
+
+    with Library.open(LibraryLocation.resolve(data_dir)) as lib:
+        yield lib
+
+
+def _pg_admin_url() -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(PG_BASE_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a new, uniquely named PostgreSQL database, dropped afterwards.
+
+    Skips (with the reason) only when the server cannot be reached.
+    """
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    try:
+        admin = psycopg.connect(_pg_admin_url(), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL server unreachable at {make_url(PG_BASE_URL).render_as_string()}: "
+                    f"{str(exc).strip().splitlines()[0]}")
+    name = f"dancesearch_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(PG_BASE_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def cli() -> Callable[..., object]:
+    """Run the ``dancesearch`` CLI in-process: ``cli("ingest", path, "--json")`` -> click Result."""
+    from typer.testing import CliRunner
+
+    from dancesearch.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: object) -> object:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
