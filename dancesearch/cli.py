@@ -14,6 +14,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 COMMAND_MODULES = (
     "dancesearch.commands.library",   # ingest, errors, clips, render
+    "dancesearch.commands.serve",     # serve (HTTP API + web page)
+    "dancesearch.commands.train",     # train, eval
+    "dancesearch.commands.render",    # render (stick-figure PNG / GIF of motion files)
 )
 
 app = typer.Typer(

@@ -1,0 +1,81 @@
+"""``dancesearch train`` and ``dancesearch eval``: build a model directory and report its quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+CorpusOpt = Annotated[Path, typer.Option("--corpus", help="Corpus folder with manifest.json.")]
+
+
+def _threads() -> None:
+    import torch
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+
+def train(
+    corpus: CorpusOpt = Path("../shared/corpus"),
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write (e.g. models/NAME).")] = Path("models/default"),
+    work: Annotated[Path | None, typer.Option("--work", help="Work directory (library, caches, checkpoints) [default runs/NAME].")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Pipeline config JSON (sizes, epochs).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (training is deterministic for a seed).")] = 0,
+    sources: Annotated[list[str] | None, typer.Option("--source", help="Train only on these sources (repeatable).")] = None,
+    max_clips: Annotated[int | None, typer.Option("--max-clips-per-source", help="Use at most N clips per source.")] = None,
+    workers: Annotated[int, typer.Option(help="Ingest worker processes.")] = 2,
+    calibrate: Annotated[bool, typer.Option(help="Choose search defaults on the validation split after training.")] = True,
+) -> None:
+    """Train all seven stages (resuming finished ones) into a model directory with a training report."""
+    from training.pipeline import TrainError, TrainOptions, train_all
+    from training.stages.config import ConfigError, PipelineConfig
+
+    try:
+        cfg = PipelineConfig.from_json(config) if config else PipelineConfig()
+        opts = TrainOptions(corpus=corpus.resolve(), out=out, work=work or Path("runs") / out.name, config=cfg,
+                            seed=seed, workers=workers, sources=tuple(sources) if sources else None,
+                            max_clips_per_source=max_clips)
+        _threads()
+        train_all(opts)
+        if calibrate:
+            from training.calibrate import calibrate_model
+
+            settings = calibrate_model(opts)
+            typer.echo(f"search defaults (validation split): {json.dumps(settings)}")
+    except (TrainError, ConfigError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"model written to {out} (report: {out / 'report' / 'training.md'})")
+
+
+
+
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="Model directory.")] = Path("models/default"),
+    corpus: CorpusOpt = Path("../shared/corpus"),
+    split: Annotated[str, typer.Option(help="Held-out split to evaluate on.")] = "test",
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.md and report.json.")] = Path("runs/eval"),
+    work: Annotated[Path | None, typer.Option("--work", help="Work directory for the evaluation library.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of query phrasing.")] = 1234,
+) -> None:
+    """Measure retrieval in every direction and generation on a held-out split, with baselines."""
+    from embedders.base import ModelLoadError
+    from training.evaluate import EvalError, EvalOptions
+    from training.evaluate import evaluate as run_eval
+
+    opts = EvalOptions(model=model, corpus=corpus.resolve(), split=split, out=out,
+                       work=work or Path("runs") / f"eval-{split}", seed=seed)
+    try:
+        _threads()
+        run_eval(opts)
+    except (EvalError, ModelLoadError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo((out / "report.md").read_text())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("eval")(evaluate)

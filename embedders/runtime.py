@@ -1,0 +1,194 @@
+"""A trained model directory loaded for use: embeddings in either joint space, clusters, descriptions
+and generation, behind the `search.embedder.SearchModel` contract.
+
+The search engine, the evaluation and the benchmarks all go through this one class, so what is
+measured is what is served. `space` picks the joint space: "shared_space" (stage 7, InfoNCE) or
+"triplet" (the paper's stages 1+3+4); the model directory's config names the default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from embedders.base import ModelLoadError
+from embedders.generator import TextToDanceGenerator
+from embedders.heads import DanceToText, ProjectionHeads
+from embedders.motion import DanceVAE
+from embedders.spaces import SharedSpace, TripletSpace
+from embedders.text import FrozenMiniLM, TextProjector
+from indexer.normalize import Normalizer
+from indexer.skeleton import N_JOINTS
+from indexer.windows import extract_window, to_window_frame
+
+log = logging.getLogger(__name__)
+
+SPACES = ("shared_space", "triplet")
+_TEXT_CACHE_MAX = 4096
+
+
+class DanceSearchModel:
+    """Loaded model directory. Arrays in and out are NumPy float32; vectors are L2-normalised."""
+
+    def __init__(self, directory: Path | str, space: str | None = None, text_encoder: FrozenMiniLM | None = None,
+                 device: str = "cpu") -> None:
+        self.directory = Path(directory)
+        cfg_path = self.directory / "config.json"
+        if not cfg_path.is_file():
+            raise ModelLoadError(self.directory, "not a dancesearch model directory (no config.json)")
+        self.config: dict[str, Any] = json.loads(cfg_path.read_text())
+        self.space_name = space or self.config.get("search", {}).get("space", "shared_space")
+        if self.space_name not in SPACES:
+            raise ModelLoadError(self.directory, f"unknown space {self.space_name!r}; choose one of {SPACES}")
+        self.device = torch.device(device)
+        d = self.directory
+        self.normalizer = Normalizer.load(d / "normalizer.npz")
+        self.vae = DanceVAE.load(d, "vae").eval()
+        self.projector = TextProjector.load(d, "projector").eval()
+        self.heads = ProjectionHeads.load(d, "heads").eval()
+        self.dance_to_text = DanceToText.load(d, "dance_to_text").eval()
+        self.generator = TextToDanceGenerator.load(d, "generator").eval()
+        self.shared = SharedSpace.load(d, "shared_space").eval()
+        self.triplet = TripletSpace(self.vae, self.projector, self.heads).eval()
+        clusters = json.loads((d / "clusters.json").read_text())
+        self.centroids = torch.tensor(clusters["centroids"], dtype=torch.float32)
+        self.cluster_info: list[dict[str, Any]] = clusters.get("clusters", [])
+        self._descriptions: list[dict[str, Any]] = json.loads((d / "descriptions.json").read_text())
+        self._description_minilm = load_file(str(d / "descriptions.safetensors"))["minilm"]
+        self._text_encoder = text_encoder
+        self._text_cache: dict[str, torch.Tensor] = {}
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return f"{self.config['version']}:{self.space_name}"
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name", self.directory.name))
+
+    @property
+    def space(self) -> SharedSpace | TripletSpace:
+        return self.shared if self.space_name == "shared_space" else self.triplet
+
+    @property
+    def dim(self) -> int:
+        return int(self.space.dim)
+
+    @property
+    def window_size(self) -> int:
+        return int(self.config["window"]["size"])
+
+    @property
+    def settings(self) -> dict[str, object]:
+        s = dict(self.config.get("search", {}))
+        s["name"] = self.name
+        return s
+
+    def with_space(self, space: str) -> DanceSearchModel:
+        """The same weights viewed through another joint space (shares every module)."""
+        other = object.__new__(DanceSearchModel)
+        other.__dict__.update(self.__dict__)
+        if space not in SPACES:
+            raise ValueError(f"unknown space {space!r}")
+        other.space_name = space
+        return other
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def window_features(self, positions: np.ndarray, starts: Sequence[int]) -> torch.Tensor:
+        """Normalised features (N, S, F) of windows of one canonical clip (T, J, 3)."""
+        if positions.ndim != 3 or positions.shape[1:] != (N_JOINTS, 3):
+            raise ValueError(f"expected canonical positions (T, {N_JOINTS}, 3), got {positions.shape}")
+        wins = np.stack([extract_window(positions, int(s), self.window_size) for s in starts])
+        feats = to_window_frame(wins).reshape(len(starts), self.window_size, -1)
+        return torch.from_numpy(self.normalizer.transform(feats))
+
+    def minilm(self, texts: Sequence[str]) -> torch.Tensor:
+        """Frozen MiniLM embeddings (N, 384), with a small in-memory cache of recent texts."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
+        if todo:
+            if self._text_encoder is None:
+                self._text_encoder = FrozenMiniLM()
+            for t, e in zip(todo, self._text_encoder.encode(todo), strict=True):
+                if len(self._text_cache) >= _TEXT_CACHE_MAX:
+                    self._text_cache.pop(next(iter(self._text_cache)))
+                self._text_cache[t] = e
+        return torch.stack([self._text_cache[t] for t in texts]) if texts else torch.zeros(0, 384)
+
+    # -- embeddings -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def embed_features(self, x: torch.Tensor, batch: int = 1024) -> np.ndarray:
+        return torch.cat([self.space.embed_motion(x[i:i + batch]) for i in range(0, len(x), batch)]
+                         ).numpy() if len(x) else np.zeros((0, self.dim), np.float32)
+
+    def embed_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+        return self.embed_features(self.window_features(positions, starts))
+
+    @torch.no_grad()
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.space.embed_text(self.minilm(texts)).numpy()
+
+    @torch.no_grad()
+    def embed_descriptions(self, texts: Sequence[str]) -> np.ndarray:
+        """Descriptions in the space `describe_windows` queries: the joint space for InfoNCE; for the
+        triplet model, MiniLM space (the stage-5 dance-to-text decoder predicts MiniLM vectors)."""
+        if self.space_name == "shared_space":
+            return self.embed_texts(texts)
+        return torch.nn.functional.normalize(self.minilm(texts), dim=-1).numpy()
+
+    @torch.no_grad()
+    def describe_features(self, x: torch.Tensor) -> np.ndarray:
+        if self.space_name == "shared_space":
+            return self.embed_features(x)
+        pred = self.dance_to_text(self.vae.embed_mu(x))
+        return torch.nn.functional.normalize(pred, dim=-1).numpy()
+
+    def describe_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+        return self.describe_features(self.window_features(positions, starts))
+
+    # -- clusters -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def clusters_of_features(self, x: torch.Tensor) -> np.ndarray:
+        mu = self.vae.embed_mu(x)
+        return torch.cdist(mu, self.centroids).argmin(1).numpy()
+
+    def cluster_of(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+        return self.clusters_of_features(self.window_features(positions, starts))
+
+    @torch.no_grad()
+    def cluster_of_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return torch.cdist(self.projector(self.minilm(texts)), self.centroids).argmin(1).numpy()
+
+    def descriptions(self) -> list[tuple[str, int | None]]:
+        return [(d["text"], d.get("cluster")) for d in self._descriptions]
+
+    def description_records(self) -> list[dict[str, Any]]:
+        return list(self._descriptions)
+
+    # -- generation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, text: str, seconds: float = 4.0, seed: int = 0) -> np.ndarray:
+        """A canonical motion (T, J, 3) for a text: generated windows chained end to end.
+
+        The generator makes one window (2 s) per call; longer motions chain windows, each placed
+        where the previous one ended (position and heading) and cross-faded over a few frames.
+        """
+        emb = self.minilm([text])[0]
+        n_frames = max(self.window_size, int(round(seconds * 25.0)))
+        gen = torch.Generator().manual_seed(seed)
+        pieces = []
+        while sum(len(p) for p in pieces) < n_frames + 10 * len(pieces):
+            noise = 0.0 if not pieces else 0.05
+            e = emb + noise * torch.randn(emb.shape, generator=gen)
+            feats = self.generator.generate(e).numpy()
+            pieces.append(self.normalizer.inverse(feats).reshape(self.window_size, N_JOINTS, 3))
+        from embedders.chain import chain_windows
+
+        return chain_windows(pieces, n_frames)

@@ -1,0 +1,70 @@
+"""Retrieval metrics against hand-made rankings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.metrics import (
+    first_relevant_ranks,
+    median_rank,
+    precision_at_k,
+    random_ranking_expectation,
+    recall_at_k,
+    topk_accuracy,
+)
+
+SCORES = np.array([
+    [0.9, 0.8, 0.7, 0.1],   # relevant item 2 -> rank 3
+    [0.1, 0.2, 0.3, 0.4],   # relevant item 3 -> rank 1
+    [0.5, 0.4, 0.3, 0.2],   # nothing relevant
+])
+RELEVANT = np.array([
+    [False, False, True, False],
+    [False, False, False, True],
+    [False, False, False, False],
+])
+
+
+def test_first_relevant_ranks_by_hand() -> None:
+    ranks = first_relevant_ranks(SCORES, RELEVANT)
+    assert ranks[0] == 3 and ranks[1] == 1 and np.isinf(ranks[2])
+
+
+def test_recall_and_median() -> None:
+    ranks = first_relevant_ranks(SCORES, RELEVANT)
+    assert recall_at_k(ranks, (1, 3)) == {"R@1": pytest.approx(1 / 3), "R@3": pytest.approx(2 / 3)}
+    assert median_rank(ranks) == 3.0
+    assert median_rank(np.array([1.0, np.inf, np.inf])) == np.inf
+
+
+def test_ties_are_not_optimistic() -> None:
+    flat = np.zeros((1, 4))
+    rel = np.array([[False, False, False, True]])
+    assert first_relevant_ranks(flat, rel)[0] == 4
+
+
+def test_precision_at_k() -> None:
+    scores = np.array([[4.0, 3.0, 2.0, 1.0]])
+    rel = np.array([[True, False, True, True]])
+    assert precision_at_k(scores, rel, 2) == pytest.approx(0.5)
+    assert precision_at_k(scores, rel, 4) == pytest.approx(0.75)
+    assert precision_at_k(scores, rel, 10) == pytest.approx(0.75)  # k capped at the item count
+
+
+def test_topk_accuracy() -> None:
+    assert topk_accuracy(SCORES, RELEVANT, (1, 3)) == {"top1": pytest.approx(1 / 3), "top3": pytest.approx(2 / 3)}
+
+
+def test_random_expectation_matches_simulation() -> None:
+    rng = np.random.default_rng(0)
+    rel = rng.random((50, 40)) < 0.05
+    exact = random_ranking_expectation(rel, (1, 5))
+    sims = [recall_at_k(first_relevant_ranks(rng.random(rel.shape), rel), (1, 5)) for _ in range(300)]
+    for key in ("R@1", "R@5"):
+        assert exact[key] == pytest.approx(np.mean([s[key] for s in sims]), abs=0.01)
+
+
+def test_shape_mismatch_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        first_relevant_ranks(np.zeros((2, 3)), np.zeros((2, 4), bool))

@@ -1,0 +1,115 @@
+"""End to end on a tiny configuration: train every stage, resume, load, calibrate and evaluate.
+
+Uses a handful of real corpus clips and tiny module sizes so the whole file runs in well under a
+minute; stage-level loss decrease is tested in tests/test_stages.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.stages.config import PipelineConfig
+
+TINY = Path(__file__).parent / "data" / "tiny_pipeline.json"
+SOURCES = ("bandai-2", "ballroom", "cmu")
+
+
+@pytest.fixture(scope="module")
+def trained(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
+    from training.pipeline import TrainOptions, train_all
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    opts = TrainOptions(corpus=corpus, out=root / "model", work=root / "work",
+                        config=PipelineConfig.from_json(TINY), captions_per_clip=3, workers=0,
+                        sources=SOURCES, max_clips_per_source=4)
+    state = train_all(opts)
+    return opts, state
+
+
+def test_every_stage_trained_and_written(trained) -> None:
+    opts, state = trained
+    from training.pipeline import STAGES
+
+    assert [s for s in STAGES if not state[s]["done"]] == []
+    for name in ("vae", "projector", "heads", "dance_to_text", "generator", "shared_space"):
+        assert (opts.out / f"{name}.safetensors").stat().st_size > 0
+        assert (opts.out / f"{name}.json").is_file()
+        assert state[name]["history"], f"stage {name} recorded no losses"
+    cfg = json.loads((opts.out / "config.json").read_text())
+    assert len(cfg["version"]) == 16 and cfg["corpus_manifest_sha256"]
+    assert cfg["code_version"]
+    assert set(cfg["training"]["stage_seconds"]) == set(STAGES)
+    assert (opts.out / "report" / "training.md").read_text().count("| vae |") == 1
+    assert list((opts.out / "report").glob("loss_*.png"))
+    descriptions = json.loads((opts.out / "descriptions.json").read_text())
+    assert any(d["kind"] == "cluster" for d in descriptions) and any(d["kind"] == "labels" for d in descriptions)
+
+
+def test_training_never_reads_test_split(trained) -> None:
+    opts, _ = trained
+    from db.config import LibraryLocation
+    from db.library import Library
+
+    with Library.open(LibraryLocation.resolve(opts.work / "library")) as lib:
+        assert lib.stats().clips > 0
+        assert all(c.split != "test" for c in lib.list_clips())
+
+
+def test_resume_skips_finished_stages(trained) -> None:
+    opts, state = trained
+    from training.pipeline import train_all
+
+    again = train_all(opts)
+    for name in ("vae", "shared_space"):
+        assert again[name]["seconds"] == state[name]["seconds"]  # loaded, not retrained
+
+
+def test_saved_model_gives_identical_embeddings(trained) -> None:
+    opts, _ = trained
+    from embedders.runtime import DanceSearchModel
+
+    rng = np.random.default_rng(0)
+    positions = rng.normal(0, 0.3, size=(80, 19, 3)).astype(np.float32) + np.array([0, 1, 0], np.float32)
+    a, b = DanceSearchModel(opts.out), DanceSearchModel(opts.out)
+    np.testing.assert_array_equal(a.embed_windows(positions, [0, 20]), b.embed_windows(positions, [0, 20]))
+    np.testing.assert_array_equal(a.embed_texts(["a waltz"]), b.embed_texts(["a waltz"]))
+    emb = a.embed_windows(positions, [0, 20, 30])
+    assert emb.shape == (3, a.dim)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
+    motion = a.generate("a person waving", seconds=3.0)
+    assert motion.shape == (75, 19, 3) and np.isfinite(motion).all()
+
+
+def test_calibration_writes_search_defaults(trained) -> None:
+    opts, _ = trained
+    from training.calibrate import calibrate_model
+
+    settings = calibrate_model(opts)
+    assert settings["space"] in ("shared_space", "triplet")
+    assert isinstance(settings["fallback_threshold"], float)
+    cfg = json.loads((opts.out / "config.json").read_text())
+    assert cfg["search"]["space"] == settings["space"]
+    assert 0.0 <= cfg["search"]["calibration"]["fallback"]["matched_served"] <= 1.0
+
+
+def test_eval_end_to_end(trained, tmp_path: Path) -> None:
+    opts, _ = trained
+    from training.evaluate import EvalOptions, evaluate
+
+    report = evaluate(EvalOptions(model=opts.out, corpus=opts.corpus, split="test", out=tmp_path / "eval",
+                                  work=tmp_path / "evalwork", workers=0, sources=("bandai-2", "perfume"),
+                                  max_clips_per_source=3, generation_samples=8))
+    rows = report["rows"]
+    assert {"random", "raw canonical features", "InfoNCE space", "triplet space (paper)",
+            "InfoNCE space + cluster filter"} <= set(rows)
+    t2m = rows["InfoNCE space"]["text_to_motion"]
+    assert 0.0 <= t2m["R@1"] <= t2m["R@5"] <= t2m["R@10"] <= 1.0
+    assert rows["random"]["motion_to_motion"]["perfume_queries"] > 0
+    md = (tmp_path / "eval" / "report.md").read_text()
+    for section in ("Text -> motion", "Motion -> text", "Motion -> motion", "Compositional", "generation"):
+        assert section in md
+    assert json.loads((tmp_path / "eval" / "report.json").read_text())["split"] == "test"

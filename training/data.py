@@ -1,0 +1,166 @@
+"""From an ingested library to the in-memory inputs of the stage trainers.
+
+Windows of the requested split are read from the library (their clip's canonical motion from the
+motion store), turned into heading-relative features (:mod:`indexer.windows`), normalised with
+statistics of the training split only, and annotated with their clip's captions and relevance group.
+Training windows are re-cut on the fly with the paper's four augmentations (time warp at cut time,
+then rotation, scale and mirroring); a window whose labels name a side ("wave-left-hand",
+"90-degree left turns") is never mirrored, since its mirror image would contradict its captions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from db.library import Library
+from indexer.augment import AugmentConfig, augment, random_speeds
+from indexer.normalize import Normalizer
+from indexer.windows import extract_window, to_window_frame
+from training.stages.inputs import WindowSet
+from training.text.captions import CaptionError, captions_for_labels
+from training.text.relevance import try_label_key
+
+log = logging.getLogger(__name__)
+
+_SIDED = re.compile(r"\b(left|right)\b|-(left|right)\b")
+
+
+@dataclass
+class SplitWindows:
+    """The windows of one split: where they come from and what they are about.
+
+    `clip_positions` maps clip id -> canonical positions (T, J, 3); `clip_ids`/`starts`/`window_ids`
+    are per window; `keys` is each window's relevance key (None when its labels have none) and
+    `sources`/`labels` its clip's source and labels.
+    """
+
+    size: int
+    clip_positions: dict[int, np.ndarray]
+    window_ids: np.ndarray
+    clip_ids: np.ndarray
+    starts: np.ndarray
+    sources: list[str]
+    labels: list[dict[str, Any]]
+    keys: list[str | None]
+
+    def __len__(self) -> int:
+        return int(len(self.window_ids))
+
+    def positions(self, indices: Sequence[int] | np.ndarray, speeds: np.ndarray | None = None) -> np.ndarray:
+        """Window-frame positions (B, S, J, 3) of the given windows, optionally time-warped."""
+        out = [extract_window(self.clip_positions[int(self.clip_ids[i])], int(self.starts[i]), self.size,
+                              1.0 if speeds is None else float(speeds[j]))
+               for j, i in enumerate(indices)]
+        return to_window_frame(np.stack(out)) if out else np.zeros((0, self.size, 0, 3), np.float32)
+
+    def features(self, batch: int = 2048) -> np.ndarray:
+        """Un-normalised features (N, S, F) of all windows, without augmentation."""
+        parts = [self.positions(np.arange(i, min(i + batch, len(self))))
+                 for i in range(0, len(self), batch)]
+        if not parts:
+            return np.zeros((0, self.size, 0), np.float32)
+        pos = np.concatenate(parts)
+        return pos.reshape(pos.shape[0], pos.shape[1], -1)
+
+
+def load_split(library: Library, split: str, size: int, sources: Sequence[str] | None = None) -> SplitWindows:
+    """All windows of `split` (as stored by ingest) with their clips' motions and labels."""
+    clip_cache: dict[int, tuple[str, dict[str, Any]]] = {}
+    positions: dict[int, np.ndarray] = {}
+    wids, cids, starts, srcs, labs, keys = [], [], [], [], [], []
+    for w in library.iter_windows(split=split):
+        if sources is not None and w.source not in sources:
+            continue
+        if w.clip_id not in clip_cache:
+            info = library.get_clip(w.clip_id)
+            clip_cache[w.clip_id] = (info.source, dict(info.labels))
+            positions[w.clip_id] = library.store.get(info.motion_key)
+        source, labels = clip_cache[w.clip_id]
+        wids.append(w.id)
+        cids.append(w.clip_id)
+        starts.append(w.start)
+        srcs.append(source)
+        labs.append(labels)
+        keys.append(try_label_key(source, labels))
+    return SplitWindows(size, positions, np.array(wids, np.int64), np.array(cids, np.int64),
+                        np.array(starts, np.int64), srcs, labs, keys)
+
+
+@dataclass
+class CaptionBank:
+    """Distinct caption texts (rows of the MiniLM embedding matrix) and the captions of each clip."""
+
+    texts: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    by_clip: dict[int, list[int]] = field(default_factory=dict)
+
+    def add(self, text: str) -> int:
+        if text not in self.index:
+            self.index[text] = len(self.texts)
+            self.texts.append(text)
+        return self.index[text]
+
+    def caption_clips(self, windows: SplitWindows, per_clip: int, seed: int) -> list[list[int]]:
+        """Captions for every window of `windows` (shared by the windows of a clip), built once per clip."""
+        out: list[list[int]] = []
+        for i in range(len(windows)):
+            cid = int(windows.clip_ids[i])
+            if cid not in self.by_clip:
+                rng = random.Random(f"{seed}:{cid}")
+                try:
+                    texts = captions_for_labels(windows.sources[i], windows.labels[i], rng, per_clip)
+                except CaptionError:
+                    texts = []  # unlabelled clip: it still trains the VAE, not the text stages
+                self.by_clip[cid] = [self.add(t) for t in texts]
+            out.append(self.by_clip[cid])
+        return out
+
+
+def group_ids(keys: Sequence[str | None], vocabulary: dict[str, int]) -> torch.Tensor:
+    """Integer relevance groups; windows without a key each get their own (never a false negative)."""
+    out = []
+    for i, key in enumerate(keys):
+        if key is None:
+            out.append(-1 - i)
+        else:
+            out.append(vocabulary.setdefault(key, len(vocabulary)))
+    return torch.tensor(out, dtype=torch.long)
+
+
+def mirror_allowed(windows: SplitWindows) -> np.ndarray:
+    """Per window: True unless one of its label values names a side."""
+    return np.array([not any(_SIDED.search(str(v).lower()) for v in labels.values())
+                     for labels in windows.labels], dtype=bool)
+
+
+def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentConfig):
+    """The training `batch_fn`: cut with a random speed, augment, flatten, normalise."""
+    can_mirror = mirror_allowed(windows)
+
+    def batch_fn(indices: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        pos = windows.positions(indices, random_speeds(len(indices), rng, cfg))
+        mirrorable = can_mirror[indices]
+        aug = augment(pos, rng, AugmentConfig(cfg.max_rotation_deg, cfg.max_scale, 0.0, cfg.max_speed_change))
+        flip = mirrorable & (rng.random(len(indices)) < cfg.mirror_prob)
+        if flip.any():
+            from indexer.augment import mirror
+            aug[flip] = mirror(aug[flip])
+        feats = aug.reshape(aug.shape[0], aug.shape[1], -1)
+        return torch.from_numpy(normalizer.transform(feats))
+
+    return batch_fn
+
+
+def window_set(windows: SplitWindows, normalizer: Normalizer, captions: list[list[int]],
+               groups: torch.Tensor, batch_fn=None) -> WindowSet:
+    """A trainer input for one split."""
+    x = torch.from_numpy(normalizer.transform(windows.features()))
+    return WindowSet(x=x, captions=captions, groups=groups, batch_fn=batch_fn)

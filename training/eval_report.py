@@ -1,0 +1,71 @@
+"""Rendering an evaluation report (report.json's content) as readable markdown tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != v:  # NaN
+            return "-"
+        return "inf" if v == float("inf") else f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def _table(rows: dict[str, Any], section: str, cols: list[str]) -> list[str]:
+    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, row in rows.items():
+        metrics = row.get(section)
+        if metrics:
+            lines.append(f"| {name} | " + " | ".join(_fmt(metrics.get(c)) for c in cols) + " |")
+    return lines + [""]
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    m, q, rows = report["model"], report["queries"], report["rows"]
+    first = next((r for r in rows.values() if r.get("text_to_motion")), {})
+    n_desc = next((r["motion_to_text"].get("descriptions") for r in rows.values() if r.get("motion_to_text")), "-")
+    lines = [f"# Evaluation of model `{m['name']}` on the `{report['split']}` split", "",
+             f"Model version `{m['version']}` (code `{m['code_version']}`), default space "
+             f"`{m['default_space']}`. {report['windows']} windows of {report['clips']} clips; "
+             f"evaluation took {report['seconds']} s.", "",
+             "Relevance: a window is relevant to a query when its clip has the query's labels "
+             "(genre; content + style; CMU description). Random rows are exact expectations.", "",
+             f"## Text -> motion, held-out phrasings ({q['captions']} queries)", "",
+             "Queries are generated from evaluation templates and synonyms that never appear in training "
+             "captions.", ""]
+    lines += _table(rows, "text_to_motion", ["R@1", "R@5", "R@10", "MedR"])
+    lines += [f"## Text -> motion, hand-written free-form queries ({q['user']} with a relevant window)", ""]
+    lines += _table(rows, "text_to_motion_user", ["R@1", "R@5", "R@10", "MedR"])
+    lines += [f"## Compositional: bandai-1 content x style combinations never seen in training "
+              f"({q['compositional']} queries)", ""]
+    lines += _table(rows, "compositional", ["R@1", "R@5", "R@10", "MedR"])
+    lines += [f"## Motion -> text ({n_desc} known descriptions, one per label set)", "",
+              "Top-k accuracy: a correct description (same label set as the window) among the top k.", ""]
+    lines += _table(rows, "motion_to_text", ["top1", "top5"])
+    lines += ["## Motion -> motion", "",
+              "P@10: share of the 10 nearest windows of OTHER clips with the same labels. Perfume: the same "
+              "routine danced by three dancers; a hit is a window of another dancer within 1 s of the same "
+              "moment (gallery: every window of the split except the query clip's).", ""]
+    lines += _table(rows, "motion_to_motion", ["P@10", "perfume_R@1", "perfume_R@5"])
+    g = report.get("generation", {})
+    lines += ["## Text -> dance generation", ""]
+    if "skipped" in g:
+        lines += [f"Skipped: {g['skipped']}", ""]
+    else:
+        lines += [f"Recall@3 of the query text among {g['gallery']} texts, generated motion embedded with the "
+                  f"`{g['space']}` space: **{g['R@3']:.3f}** (random {g['random_R@3']:.3f}), {g['queries']} queries.",
+                  "", "| motion | bone-length drift | mean lowest-foot height (m) | frames with foot below -5 cm | jerk (m/s^3) |",
+                  "|---|---:|---:|---:|---:|"]
+        for name in ("generated", "real"):
+            s = g[name]
+            lines.append(f"| {name} | {s['bone_drift']:.4f} | {s['foot_height_mean']:.3f} | "
+                         f"{s['foot_below_floor_frac']:.3f} | {s['jerk']:.1f} |")
+        lines.append("")
+    if first:
+        lines += ["Metrics are computed over the whole split at once (not per batch)."]
+    path.write_text("\n".join(lines) + "\n")

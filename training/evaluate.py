@@ -1,0 +1,159 @@
+"""`dancesearch eval`: an honest retrieval report on a held-out split, with baselines in the same table.
+
+The split's clips are ingested into an evaluation library of their own (the training library never
+reads `test`), windows are embedded with the model, and every direction is measured against the
+same relevance definition: a window is relevant when its clip has the query's labels (genre;
+content + style; CMU description). Text queries are held-out phrasings (eval templates and
+synonyms never used for training captions) plus hand-written free-form user queries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from db.config import LibraryLocation
+from db.library import Library
+from embedders.runtime import DanceSearchModel
+from training.data import load_split
+from training.eval_tasks import (
+    EncodedSplit,
+    caption_queries,
+    motion_to_motion,
+    motion_to_text,
+    random_motion_to_motion,
+    random_motion_to_text,
+    random_text_to_motion,
+    raw_feature_vectors,
+    text_to_motion,
+    user_queries,
+)
+from training.text.relevance import load_user_queries, try_label_key
+
+log = logging.getLogger(__name__)
+
+SPACES = (("InfoNCE space", "shared_space"), ("triplet space (paper)", "triplet"))
+
+
+class EvalError(RuntimeError):
+    """Evaluation cannot run (no model, no windows in the split)."""
+
+
+@dataclass
+class EvalOptions:
+    model: Path
+    corpus: Path
+    split: str
+    out: Path
+    work: Path
+    queries_per_key: int = 3
+    seed: int = 1234
+    workers: int = 2
+    generation_samples: int = 64
+    sources: tuple[str, ...] | None = None  # restrict to these sources (tests, quick runs)
+    max_clips_per_source: int | None = None
+
+
+def eval_library(opts: EvalOptions) -> Library:
+    """Ingest the clips of one split of the corpus into the evaluation library (idempotent)."""
+    from indexer.ingest import Ingester, IngestOptions
+    from indexer.metadata import load_metadata
+
+    manifest = opts.corpus / "manifest.json"
+    if not manifest.is_file():
+        raise EvalError(f"{opts.corpus}: no manifest.json")
+    entries = json.loads(manifest.read_text())["sequences"]
+    paths, per_source = [], {}
+    for e in entries:
+        in_split = e["split"] == opts.split or (isinstance(e["split"], dict) and opts.split in e["split"])
+        if not in_split or (opts.sources is not None and e["source"] not in opts.sources):
+            continue
+        per_source[e["source"]] = n = per_source.get(e["source"], 0) + 1
+        if opts.max_clips_per_source is None or n <= opts.max_clips_per_source:
+            paths.append(str(opts.corpus / e["file"]))
+    lib = Library.open(LibraryLocation.resolve(opts.work / "library"))
+    Ingester(lib, IngestOptions(workers=opts.workers, metadata=load_metadata([manifest]))).run(paths)
+    return lib
+
+
+def heldout_combinations(corpus: Path) -> set[str]:
+    """Label keys of bandai-1 content x style combinations that appear only in `test`."""
+    entries = json.loads((corpus / "manifest.json").read_text())["sequences"]
+    seen_train = {try_label_key(e["source"], e["labels"]) for e in entries
+                  if e["source"] == "bandai-1" and e["split"] != "test"}
+    return {k for e in entries if e["source"] == "bandai-1" and e["split"] == "test"
+            and (k := try_label_key(e["source"], e["labels"])) and k not in seen_train}
+
+
+def _space_rows(model: DanceSearchModel, split: EncodedSplit, cap_q, user_q, comp_q) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for label, space in SPACES:
+        m = model.with_space(space)
+        vectors = m.embed_features(split.features)
+        for filt in (False, True):
+            name = f"{label}{' + cluster filter' if filt else ''}"
+            rows[name] = {
+                "text_to_motion": text_to_motion(m, split, cap_q, filt),
+                "text_to_motion_user": text_to_motion(m, split, user_q, filt),
+                "compositional": text_to_motion(m, split, comp_q, filt),
+                "motion_to_text": motion_to_text(m, split, filt),
+                "motion_to_motion": motion_to_motion(vectors, split, split.clusters if filt else None),
+            }
+    return rows
+
+
+def evaluate(opts: EvalOptions) -> dict[str, Any]:
+    """Compute every metric and write report.json and report.md into `opts.out`."""
+    from training.eval_generation import evaluate_generation
+    from training.eval_report import write_report
+
+    t0 = time.perf_counter()
+    model = DanceSearchModel(opts.model)
+    lib = eval_library(opts)
+    windows = load_split(lib, opts.split, model.window_size, opts.sources)
+    if len(windows) == 0:
+        raise EvalError(f"no windows in split {opts.split!r}")
+    split = EncodedSplit.build(model, windows)
+    held = heldout_combinations(opts.corpus)
+    cap_q = caption_queries(split, opts.queries_per_key, opts.seed, held)
+    comp = cap_q.compositional
+    comp_q = type(cap_q)([t for t, c in zip(cap_q.texts, comp, strict=True) if c], cap_q.relevant[comp],
+                         [k for k, c in zip(cap_q.keys, comp, strict=True) if c], comp[comp])
+    user_q = user_queries(split, load_user_queries())
+    rows: dict[str, Any] = {
+        "random": {"text_to_motion": random_text_to_motion(cap_q),
+                   "text_to_motion_user": random_text_to_motion(user_q),
+                   "compositional": random_text_to_motion(comp_q),
+                   "motion_to_text": random_motion_to_text(model, split),
+                   "motion_to_motion": random_motion_to_motion(split)},
+        "raw canonical features": {"motion_to_motion": motion_to_motion(raw_feature_vectors(split), split, None)},
+    }
+    rows.update(_space_rows(model, split, cap_q, user_q, comp_q))
+    report = {
+        "model": {"name": model.name, "version": model.config["version"],
+                  "code_version": model.config.get("code_version"),
+                  "default_space": model.config.get("search", {}).get("space"),
+                  "training": model.config.get("training", {})},
+        "split": opts.split, "windows": len(windows), "clips": int(len(set(windows.clip_ids.tolist()))),
+        "queries": {"captions": len(cap_q.texts), "user": len(user_q.texts), "compositional": len(comp_q.texts)},
+        "rows": rows,
+        "generation": evaluate_generation(model, split, opts.generation_samples, opts.seed),
+        "seconds": 0.0,
+    }
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
+    write_report(report, opts.out / "report.md")
+    return report
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(type(o))

@@ -1,0 +1,254 @@
+"""`dancesearch train`: the seven stages in order, resumable per stage, into one model directory.
+
+Reads the corpus through the product's own ingest (into a work library, so the model sees exactly
+what a user's library holds), builds captions and the frozen MiniLM embeddings once, then trains:
+1 VAE, 2 clustering, 3 text projector, 4 triplet heads, 5 dance-to-text, 6 generator, 7 InfoNCE space.
+A stage whose outputs are already in the model directory (and listed in ``stages.json``) is loaded,
+not retrained, so a killed run resumes where it stopped; inside a stage, epochs resume from the
+stage's checkpoint in the work directory. Only `train` windows train; `val` windows early-stop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from db.config import LibraryLocation
+from db.library import Library
+from embedders.heads import DanceToText, ProjectionHeads
+from embedders.motion import DanceVAE
+from embedders.spaces import SharedSpace
+from embedders.text import TextProjector
+from indexer.augment import AugmentConfig
+from indexer.normalize import Normalizer
+from training.clustering import Clustering, cluster_latents
+from training.data import CaptionBank, SplitWindows, group_ids, load_split, make_batch_fn, window_set
+from training.stages.config import PipelineConfig
+from training.stages.contrastive import train_projection_heads
+from training.stages.dance_to_text import train_dance_to_text
+from training.stages.generator import train_generator
+from training.stages.inputs import StageData
+from training.stages.loop import seed_everything
+from training.stages.shared_space import train_shared_space
+from training.stages.text_projector import train_text_projector
+from training.stages.vae import encode_latents, train_vae
+from training.textcache import TextEmbeddingCache
+
+log = logging.getLogger(__name__)
+
+STAGES = ("vae", "clusters", "projector", "heads", "dance_to_text", "generator", "shared_space")
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or continue (missing corpus, empty split, inconsistent resume)."""
+
+
+@dataclass
+class TrainOptions:
+    """What to train from, where to, and how."""
+
+    corpus: Path
+    out: Path
+    work: Path
+    config: PipelineConfig = field(default_factory=PipelineConfig)
+    seed: int = 0
+    captions_per_clip: int = 24
+    window: int = 50
+    stride: int = 20
+    workers: int = 2
+    sources: tuple[str, ...] | None = None  # restrict to these sources (tests, quick runs)
+    max_clips_per_source: int | None = None  # restrict clip count per source (tests)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class Prepared:
+    """Everything the stages consume, built once per run."""
+
+    library: Library
+    train: SplitWindows
+    val: SplitWindows
+    normalizer: Normalizer
+    bank: CaptionBank
+    data: StageData
+    groups: dict[str, int]
+
+
+def manifest_hash(corpus: Path) -> str:
+    """sha256 of the corpus manifest (recorded in the model directory)."""
+    return hashlib.sha256((corpus / "manifest.json").read_bytes()).hexdigest()
+
+
+def prepare_library(opts: TrainOptions) -> Library:
+    """Ingest the corpus (or the restricted part of it) into the work library; idempotent."""
+    from indexer.ingest import Ingester, IngestOptions
+    from indexer.metadata import load_metadata
+
+    manifest = opts.corpus / "manifest.json"
+    if not manifest.is_file():
+        raise TrainError(f"{opts.corpus}: no manifest.json: is this the dancesearch corpus folder?")
+    lib = Library.open(LibraryLocation.resolve(opts.work / "library"))
+    paths = _corpus_files(opts, manifest)
+    summary = Ingester(lib, IngestOptions(workers=opts.workers, metadata=load_metadata([manifest]))).run(paths)
+    if summary.failed:
+        raise TrainError(f"{summary.failed} corpus files failed to ingest; see `dancesearch errors "
+                         f"--data-dir {opts.work / 'library'}`")
+    return lib
+
+
+def _corpus_files(opts: TrainOptions, manifest: Path) -> list[str]:
+    entries = json.loads(manifest.read_text())["sequences"]
+    per_source: dict[str, int] = {}
+    paths = []
+    for e in entries:
+        if opts.sources is not None and e["source"] not in opts.sources:
+            continue
+        if e["split"] == "test":
+            continue  # never read for training; `dancesearch eval` ingests the test split itself
+        n = per_source.get(e["source"], 0)
+        if opts.max_clips_per_source is not None and n >= opts.max_clips_per_source:
+            continue
+        per_source[e["source"]] = n + 1
+        paths.append(str(opts.corpus / e["file"]))
+    return paths
+
+
+def prepare(opts: TrainOptions, encoder: TextEmbeddingCache) -> Prepared:
+    """Library, windows, normaliser, captions and their embeddings, as trainer inputs."""
+    lib = prepare_library(opts)
+    train = load_split(lib, "train", opts.window, opts.sources)
+    val = load_split(lib, "val", opts.window, opts.sources)
+    if len(train) == 0 or len(val) == 0:
+        raise TrainError(f"need train and val windows, found {len(train)} and {len(val)}")
+    normalizer = Normalizer.fit(train.features())
+    bank = CaptionBank()
+    caps_train = bank.caption_clips(train, opts.captions_per_clip, opts.seed)
+    caps_val = bank.caption_clips(val, max(4, opts.captions_per_clip // 4), opts.seed + 1)
+    vocab: dict[str, int] = {}
+    g_train, g_val = group_ids(train.keys, vocab), group_ids(val.keys, vocab)
+    text_emb = encoder.encode(bank.texts)
+    batch_fn = make_batch_fn(train, normalizer, opts.augment)
+    data = StageData(train=window_set(train, normalizer, caps_train, g_train, batch_fn),
+                     val=window_set(val, normalizer, caps_val, g_val), text_emb=text_emb)
+    log.info("training data: %d train / %d val windows, %d captions, %d groups",
+             len(train), len(val), len(bank.texts), len(vocab))
+    return Prepared(lib, train, val, normalizer, bank, data, vocab)
+
+
+class StageLog:
+    """``stages.json`` in the model directory: which stages are done, their time and history."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / "stages.json"
+        self.state: dict[str, Any] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def done(self, stage: str) -> bool:
+        return bool(self.state.get(stage, {}).get("done"))
+
+    def finish(self, stage: str, seconds: float, history: dict[str, list[float]] | None = None,
+               extra: dict[str, Any] | None = None) -> None:
+        self.state[stage] = {"done": True, "seconds": round(seconds, 2), "history": history or {},
+                             **(extra or {})}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1) + "\n")
+        tmp.replace(self.path)
+
+
+def run_stage(name: str, log_: StageLog, train: Callable[[], tuple[Any, dict[str, list[float]]]],
+              load: Callable[[], Any], save: Callable[[Any], None], extra: Callable[[Any], dict] | None = None
+              ) -> Any:
+    """Load a finished stage, or train it, save its outputs and mark it done."""
+    if log_.done(name):
+        log.info("stage %s already trained: loading", name)
+        return load()
+    t0 = time.perf_counter()
+    result, history = train()
+    save(result)
+    log_.finish(name, time.perf_counter() - t0, history, extra(result) if extra else None)
+    return result
+
+
+def cluster_stage(prep: Prepared, mu_train: torch.Tensor, mu_val: torch.Tensor, cfg: PipelineConfig,
+                  out: Path, log_: StageLog) -> Clustering:
+    """Stage 2: K-means with K by silhouette; cluster descriptions from the exemplars' labels."""
+    from training.clusters_io import describe_clusters, load_clustering, save_clustering
+
+    def train() -> tuple[Clustering, dict[str, list[float]]]:
+        clu = cluster_latents(mu_train.numpy(), cfg.clusters)
+        return clu, {}
+
+    def save(clu: Clustering) -> None:
+        save_clustering(clu, describe_clusters(clu, prep.train), out / "clusters.json")
+
+    return run_stage("clusters", log_, train, lambda: load_clustering(out / "clusters.json", mu_train.numpy()),
+                     save, lambda c: {"k": c.k, "silhouette": {str(k): v for k, v in c.silhouette.items()}})
+
+
+def nearest_centroid(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    d = ((x[:, None, :] - centroids[None]) ** 2).sum(-1)
+    return d.argmin(1)
+
+
+def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, float]], None] | None = None
+              ) -> dict[str, Any]:
+    """Train every stage (resuming finished ones) and write the model directory; returns the stage log."""
+    from training.model_dir import write_model_dir
+
+    seed_everything(opts.seed)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    ckpt = opts.work / "checkpoints"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    cfg = opts.config
+    t_start = time.perf_counter()
+    encoder = TextEmbeddingCache(opts.work / "text_cache.npz")
+    t0 = time.perf_counter()
+    prep = prepare(opts, encoder)
+    encoder.save()
+    prep_seconds = time.perf_counter() - t0
+    prep.normalizer.save(opts.out / "normalizer.npz")
+    log_ = StageLog(opts.out)
+    data = prep.data
+
+    vae = run_stage("vae", log_,
+                    lambda: train_vae(data, cfg.vae, cfg.vae_train, progress=progress, checkpoint=ckpt / "vae.pt"),
+                    lambda: DanceVAE.load(opts.out, "vae"), lambda m: m.save(opts.out, "vae"))
+    vae.eval()
+    mu_train, mu_val = encode_latents(vae, data.train.x), encode_latents(vae, data.val.x)
+    data = data.with_latents(mu_train, mu_val)
+    clu = cluster_stage(prep, mu_train, mu_val, cfg, opts.out, log_)
+    data = data.with_clusters(torch.as_tensor(clu.labels, dtype=torch.long),
+                              torch.as_tensor(nearest_centroid(mu_val.numpy(), clu.centroids), dtype=torch.long))
+    projector = run_stage(
+        "projector", log_,
+        lambda: train_text_projector(data, cfg.projector, cfg.projector_train, progress=progress,
+                                     checkpoint=ckpt / "projector.pt"),
+        lambda: TextProjector.load(opts.out, "projector"), lambda m: m.save(opts.out, "projector"))
+    run_stage("heads", log_,
+              lambda: train_projection_heads(data, projector, cfg.heads, cfg.heads_train, progress=progress,
+                                             checkpoint=ckpt / "heads.pt"),
+              lambda: ProjectionHeads.load(opts.out, "heads"), lambda m: m.save(opts.out, "heads"))
+    run_stage("dance_to_text", log_,
+              lambda: train_dance_to_text(data, cfg.dance_to_text, cfg.dance_to_text_train, progress=progress,
+                                          checkpoint=ckpt / "dance_to_text.pt"),
+              lambda: DanceToText.load(opts.out, "dance_to_text"), lambda m: m.save(opts.out, "dance_to_text"))
+    from embedders.generator import TextToDanceGenerator
+    run_stage("generator", log_,
+              lambda: train_generator(data, vae, projector, cfg.generator_train, progress=progress,
+                                      checkpoint=ckpt / "generator.pt"),
+              lambda: TextToDanceGenerator.load(opts.out, "generator"), lambda m: m.save(opts.out, "generator"))
+    run_stage("shared_space", log_,
+              lambda: train_shared_space(data, vae, cfg.shared_space, cfg.shared_space_train, progress=progress,
+                                         checkpoint=ckpt / "shared_space.pt"),
+              lambda: SharedSpace.load(opts.out, "shared_space"), lambda m: m.save(opts.out, "shared_space"))
+    write_model_dir(opts, prep, encoder, prep_seconds, time.perf_counter() - t_start)
+    encoder.save()
+    return log_.state
