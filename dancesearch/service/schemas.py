@@ -1,0 +1,190 @@
+"""Request and response models of the HTTP API, one section per schema family.
+
+Responses mirror the Engine's result dataclasses (:mod:`search.types`) and are built from them with
+the ``from_*`` helpers, so handlers stay one line of engine call plus one of conversion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from indexer.motion import Motion
+from search.types import DescribeResponse, Filters, SearchResponse
+
+GenerateMode = Literal["auto", "always", "never"]
+
+
+# --- filters and search ---------------------------------------------------------------------------
+class FiltersModel(BaseModel):
+    """Metadata filters: source name, label key -> value (strings), clip duration bounds (seconds)."""
+
+    source: str | None = Field(None, max_length=200)
+    labels: dict[str, str] = Field(default_factory=dict)
+    min_duration: float | None = Field(None, ge=0)
+    max_duration: float | None = Field(None, ge=0)
+
+    def to_filters(self) -> Filters:
+        return Filters(source=self.source or None, labels=dict(self.labels),
+                       min_duration=self.min_duration, max_duration=self.max_duration)
+
+
+class TextSearchRequest(BaseModel):
+    """Body of ``POST /api/search/text``; the same fields as the GET query parameters."""
+
+    query: str
+    k: int | None = Field(default=None, description="Results per page (default 10).")
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+    filters: FiltersModel = Field(default_factory=lambda: FiltersModel.model_validate({}))
+    cluster_filter: bool | None = None
+    generate: GenerateMode = "auto"
+
+
+class HitModel(BaseModel):
+    """One matching moment: a library clip and its best span (seconds), or a generated motion."""
+
+    clip_id: int | None
+    source_path: str | None
+    start: float
+    end: float
+    score: float
+    labels: dict[str, Any]
+    description: str | None
+    cluster: int | None
+    generated: bool = False
+    generated_id: str | None = None
+    motion_url: str = Field(description="Where to fetch the motion as JSON positions for playback.")
+
+
+class SearchResponseModel(BaseModel):
+    results: list[HitModel]
+    query_cluster: int | None = None
+    cluster_filter: bool = False
+    generated_fallback: bool = False
+    offset: int = 0
+    k: int = 10
+
+
+def motion_url(clip_id: int | None, generated_id: str | None) -> str:
+    """The JSON motion URL of a library clip or of a generated motion."""
+    if generated_id is not None:
+        return f"/api/generated/{generated_id}/motion?format=json"
+    return f"/api/clips/{clip_id}/motion?format=json"
+
+
+def from_search(resp: SearchResponse) -> SearchResponseModel:
+    hits = [HitModel(**dataclasses.asdict(h), motion_url=motion_url(h.clip_id, h.generated_id))
+            for h in resp.results]
+    return SearchResponseModel(results=hits, query_cluster=resp.query_cluster,
+                               cluster_filter=resp.cluster_filter,
+                               generated_fallback=resp.generated_fallback, offset=resp.offset, k=resp.k)
+
+
+# --- describe -------------------------------------------------------------------------------------
+class DescriptionModel(BaseModel):
+    text: str
+    score: float
+    cluster: int | None
+
+
+class DescribeResponseModel(BaseModel):
+    results: list[DescriptionModel]
+    query_cluster: int | None = None
+    cluster_filter: bool = False
+
+
+def from_describe(resp: DescribeResponse) -> DescribeResponseModel:
+    return DescribeResponseModel(**dataclasses.asdict(resp))
+
+
+# --- generate -------------------------------------------------------------------------------------
+class GenerateRequest(BaseModel):
+    query: str
+    seconds: float = Field(4.0, gt=0)
+
+
+class GenerateResponse(BaseModel):
+    """A generated motion, kept by the engine and downloadable by id."""
+
+    generated_id: str
+    query: str
+    fps: float
+    n_frames: int
+    duration: float
+    motion_url: str
+    bvh_url: str
+
+
+def from_generated(generated_id: str, query: str, motion: Motion) -> GenerateResponse:
+    return GenerateResponse(generated_id=generated_id, query=query, fps=float(motion.fps),
+                            n_frames=motion.n_frames, duration=motion.duration,
+                            motion_url=motion_url(None, generated_id),
+                            bvh_url=f"/api/generated/{generated_id}/motion?format=bvh")
+
+
+# --- clips and motion -----------------------------------------------------------------------------
+class ClipInfoModel(BaseModel):
+    """Metadata of a library clip (the engine may add fields; they are passed through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    source: str | None = None
+    source_path: str | None = None
+    format: str | None = None
+    rig: str | None = None
+    fps: float | None = None
+    duration: float | None = None
+    labels: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None
+    split: Any = None
+
+
+class ClipListModel(BaseModel):
+    clips: list[ClipInfoModel]
+    limit: int
+    offset: int
+
+
+class MotionPayload(BaseModel):
+    """Canonical joint positions for playback: positions[frame][joint] = [x, y, z] in metres, Y up."""
+
+    fps: float
+    joint_names: list[str]
+    parents: list[int]
+    n_frames: int
+    start: float = Field(description="Seconds into the clip of the first frame.")
+    positions: list[list[list[float]]]
+
+
+def motion_payload(motion: Motion, start: float | None) -> dict[str, Any]:
+    """The JSON body of a motion download (positions rounded to 0.1 mm to keep it small)."""
+    return {"fps": float(motion.fps), "joint_names": list(motion.joint_names),
+            "parents": [int(p) for p in motion.parents], "n_frames": motion.n_frames,
+            "start": float(start or 0.0),
+            "positions": np.round(motion.positions.astype(np.float64), 4).tolist()}
+
+
+# --- admin ----------------------------------------------------------------------------------------
+class HealthModel(BaseModel):
+    status: Literal["ok"] = "ok"
+    engine_loaded: bool
+
+
+class OpenDict(BaseModel):
+    """A free-form JSON object reported by the engine (status, ingest and reindex summaries)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SavedUpload(BaseModel):
+    file: str = Field(description="The client's file name (text only, never used as a path).")
+    saved_as: str = Field(description="The server-made name it was saved and ingested under.")
+
+
+class IngestResponse(BaseModel):
+    saved: list[SavedUpload]
+    summary: dict[str, Any] = Field(description="The engine's ingest summary (errors name saved files).")

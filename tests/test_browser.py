@@ -1,0 +1,226 @@
+"""End-to-end test of the web page in headless Chromium (Playwright) against the service and the
+fake engine: text search, playback, search by an uploaded / dropped clip, describe, generate, filters.
+
+With DANCESEARCH_SCREENSHOTS=1 the test saves screenshots to docs/images/.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, FilePayload, Locator, Page, sync_playwright
+
+from dancesearch.service.app import create_app
+from dancesearch.service.settings import ServiceSettings
+from tests.fake_engine import FakeClip, FakeEngine, walk
+from tests.test_api import GOOD_BVH
+
+CHROMIUM = Path("/usr/bin/chromium")
+# WebGL runs on SwiftShader (software); newer Chromium only falls back to it when allowed explicitly.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--enable-unsafe-swiftshader"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "images"
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium "
+                                                                "(apt-get install chromium, or `make test`)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, engine: FakeEngine) -> Iterator[str]:
+    import uvicorn
+
+    settings = ServiceSettings(data_dir=tmp_path_factory.mktemp("data"), api_key=None)
+    app = create_app(settings, engine_factory=lambda _s: engine)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not _client_error(msg.text)
+          else None)
+    pg.goto(server + "/")
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def _client_error(text: str) -> bool:
+    """Chromium logs every 4xx response; the page reports those to the user itself (tested below)."""
+    return text.startswith("Failed to load resource: the server responded with a status of 4")
+
+
+def snap(pg: Page, name: str) -> None:
+    if os.environ.get("DANCESEARCH_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SCREENSHOTS / name))
+
+
+def distinct_colours(png: bytes) -> int:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").resize((120, 90))
+    return len(image.getcolors(maxcolors=120 * 90) or [])
+
+
+def frame_of(card: Locator) -> int:
+    value = card.locator(".frame-counter").get_attribute("data-frame")
+    return -1 if value is None else int(value)
+
+
+def wait_playing(card: Locator) -> None:
+    """The card's canvas shows a skeleton (not a flat colour) and the frame counter advances."""
+    canvas = card.locator("canvas")
+    canvas.wait_for(state="visible", timeout=10_000)
+    first = frame_of(card)
+    deadline = time.monotonic() + 5
+    while frame_of(card) in (first, -1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert frame_of(card) not in (first, -1), "the frame counter did not advance"
+    assert distinct_colours(canvas.screenshot()) > 20, "the canvas is blank"
+
+
+def test_text_search_plays_and_describes(page: Page) -> None:
+    pg = page
+    pg.fill("#query", "happy jump")
+    pg.press("#query", "Enter")
+    cards = pg.locator(".card")
+    cards.first.wait_for(timeout=10_000)
+    assert cards.count() == 1
+    assert "bandai/clip2.bvh" in cards.first.inner_text()
+    assert "1 result" in pg.inner_text("#status")
+    assert pg.locator("#generate-box").is_hidden()
+    wait_playing(cards.first)
+    lo, hi = 25, 75   # the fake's span, 1-3 s at 25 fps: played by default
+    assert lo <= frame_of(cards.first) < hi
+    cards.first.locator(".play").click()
+    paused = frame_of(cards.first)
+    time.sleep(0.4)
+    assert frame_of(cards.first) == paused
+    cards.first.locator("button.describe").click()
+    cards.first.locator(".descriptions li").first.wait_for(timeout=5_000)
+    assert "a happy jump with the arms raised" in cards.first.locator(".descriptions").inner_text()
+    bvh_link = cards.first.locator(".downloads a", has_text="BVH").get_attribute("href")
+    assert bvh_link == "/api/clips/2/motion?format=bvh&start=1&end=3"
+    snap(pg, "search-text.png")
+
+
+def test_filters_and_many_cards(page: Page) -> None:
+    pg = page
+    pg.fill("#query", "a happy jump walking waltzes")
+    pg.click("button[type=submit]")
+    pg.locator(".card").nth(2).wait_for(timeout=10_000)
+    assert pg.locator(".card").count() == 3
+    for i in range(3):
+        wait_playing(pg.locator(".card").nth(i))
+    snap(pg, "results-grid.png")
+    pg.fill("#f-source", "cmu")
+    pg.click("button[type=submit]")
+    pg.wait_for_function("document.querySelectorAll('.card').length === 1")
+    assert "cmu/clip3.bvh" in pg.locator(".card").first.inner_text()
+
+
+def test_upload_example_and_describe(page: Page) -> None:
+    pg = page
+    pg.set_input_files("#file", files=[FilePayload(name="example.bvh", mimeType="text/plain", buffer=GOOD_BVH)])
+    pg.locator(".card").first.wait_for(timeout=10_000)
+    assert pg.locator(".card").count() == 3
+    assert "example.bvh" in pg.inner_text("#example-name")
+    pg.click("#describe-example")
+    pg.locator("#example-descriptions li").first.wait_for(timeout=5_000)
+    assert pg.locator("#example-descriptions li").count() == 3
+    wait_playing(pg.locator(".card").first)
+    snap(pg, "search-example.png")
+
+
+def test_drop_zone_and_bad_file(page: Page) -> None:
+    pg = page
+    drop = """([name, text]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], name));
+        document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+    }"""
+    pg.evaluate(drop, ["broken.bvh", "HIERARCHY\nROOT Hips\n{"])
+    pg.wait_for_selector("#status.error")
+    assert "broken.bvh" in pg.inner_text("#status")
+    pg.evaluate(drop, ["dropped.bvh", GOOD_BVH.decode()])
+    pg.locator(".card").first.wait_for(timeout=10_000)
+    assert "example dropped.bvh" in pg.inner_text("#status")
+
+
+def test_generate_when_nothing_matches(page: Page) -> None:
+    pg = page
+    pg.fill("#query", "backflip")
+    pg.press("#query", "Enter")
+    pg.wait_for_selector("#generate-box", state="visible")
+    assert "No matches" in pg.inner_text("#status")
+    pg.click("#generate")
+    card = pg.locator(".card.is-generated")
+    card.wait_for(timeout=10_000)
+    assert "generated" in card.locator(".badge").inner_text()
+    wait_playing(card)
+    snap(pg, "generated.png")
+
+
+def test_twenty_cards_keep_few_players(page: Page, engine: FakeEngine) -> None:
+    """Players are made only for cards in view, and at most a handful of WebGL contexts stay alive."""
+    new_ids = range(100, 120)
+    for i in new_ids:
+        engine.clips[i] = FakeClip(i, walk(3.0), "extra", {}, "a shuffle step")
+    try:
+        pg = page
+        pg.fill("#query", "shuffle")
+        pg.press("#query", "Enter")
+        pg.wait_for_function("document.querySelectorAll('.card').length === 20")
+        pg.locator(".card canvas").first.wait_for(timeout=10_000)
+        assert 1 <= pg.locator(".card canvas").count() < 20
+        last = pg.locator(".card").nth(19)
+        last.scroll_into_view_if_needed()
+        wait_playing(last)
+        assert pg.locator(".card canvas").count() <= 12
+        assert pg.locator(".card").first.locator("canvas").count() == 0   # freed once out of view
+    finally:
+        for i in new_ids:
+            engine.clips.pop(i, None)
