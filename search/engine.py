@@ -1,0 +1,399 @@
+"""The search Engine: one library and one model behind :class:`search.protocol.SearchEngine`.
+
+``Engine.open(location, model)`` opens the library (migrating it), then checks the persistent
+indexes (:mod:`search.indexes`) against the DB and rebuilds or completes what is stale, so it never
+serves results of another model or of deleted rows. ``sync=False`` defers that check to the first
+query (or an explicit :meth:`Engine.sync`).
+
+Directions (ranking, paging and spans: :mod:`search.hits`):
+
+* text -> motion: the text embedding against the window index; below the model's calibrated
+  ``fallback_threshold`` (or with ``generate="always"``) a motion is generated and returned first,
+  on the first page only, as an extra hit marked ``generated`` (its score: the best cosine between
+  the text and the generated motion's windows). Library hits page independently of it.
+* motion -> motion: the example (any rig, mapped to canonical unless ``meta["canonical"]`` and the
+  canonical joints at 25 fps) or a library clip, whole or a ``[start, end)`` range in seconds, is cut
+  into windows like the library (at most :data:`MAX_QUERY_WINDOWS`, evenly chosen), each window is
+  searched, and clips score ``mean_i max_w cos(q_i, w)``. A library clip query excludes that clip.
+* motion -> text: ``describe_windows`` of the query windows against the description index; each
+  description scores its mean cosine over the query windows; texts are unique (case/space-folded).
+
+Cluster-consistency filtering (the paper's check): results must share the query's semantic
+cluster (``cluster_of_texts`` for text, the most common ``cluster_of`` over the query windows for
+motion); the default per direction comes from ``model.settings`` and ``cluster_filter`` overrides
+it. Metadata filters become a set of allowed window ids (cached per filter until the library
+changes). Calls are serialised by one lock (the indexes are mutated by ingest/delete/reindex).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from db import annotations as ann_db
+from db.config import LibraryLocation
+from db.library import Library, LibraryError
+from db.records import ClipInfo
+from indexer.motion import Motion
+from indexer.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
+from indexer.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
+from search.ann import Thresholds
+from search.embedder import SearchModel
+from search.errors import InvalidQuery, NotFound, SearchError
+from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups
+from search.indexes import DESCRIPTIONS, INDEXED_KINDS, WINDOWS, IndexManager, text_key
+from search.queries import (
+    canonical_positions,
+    check_filters,
+    check_page,
+    check_text,
+    frame_range,
+    majority_cluster,
+    unit_rows,
+)
+from search.types import DescribeResponse, Description, Filters, Hit, SearchResponse
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_WINDOWS = 16
+"""A longer motion query is represented by this many evenly spaced windows (bounds query latency)."""
+MAX_GENERATE_SECONDS = 60.0
+GENERATE_MODES = ("auto", "always", "never")
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+"""Generated motion ids: 32 lowercase hex digits (``secrets.token_hex(16)``), checked before any path use."""
+
+
+class Engine:
+    """Implements :class:`search.protocol.SearchEngine` over an open library and a model."""
+
+    def __init__(self, library: Library, model: SearchModel, *, progress: bool = True, use_gpu: bool | None = None,
+                 thresholds: Thresholds | None = None, ingest_workers: int | None = None) -> None:
+        self.lib, self.model = library, model
+        self.data_dir = library.location.data_dir
+        self.progress, self.ingest_workers = progress, ingest_workers
+        self.indexes = IndexManager(library, model, self.data_dir / "indexes", thresholds=thresholds,
+                                    use_gpu=use_gpu, progress=progress)
+        self._lock = threading.RLock()
+        self._ingest_lock = threading.Lock()
+        self._synced = False
+        self._table = ann_db.WindowTable.empty()
+        self._descs: dict[int, ann_db.DescriptionRow] = {}
+        self._filter_masks: dict[tuple[object, ...], np.ndarray] = {}
+        self._clips: dict[int, ClipInfo] = {}
+
+    @classmethod
+    def open(cls, location: LibraryLocation, model: SearchModel, *, sync: bool = True, progress: bool = True,
+             use_gpu: bool | None = None, thresholds: Thresholds | None = None,
+             ingest_workers: int | None = None) -> Engine:
+        """Open the library at ``location`` with ``model``; ``sync`` checks/rebuilds the indexes now."""
+        engine = cls(Library.open(location), model, progress=progress, use_gpu=use_gpu, thresholds=thresholds,
+                     ingest_workers=ingest_workers)
+        if sync:
+            engine.sync()
+        return engine
+
+    def close(self) -> None:
+        self.lib.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- index state --------------------------------------------------------------------------
+
+    def sync(self, rebuild: bool = False) -> dict[str, Any]:
+        """Check the indexes against the DB and fix them (see :mod:`search.indexes`); the reports."""
+        with self._lock:
+            reports = self.indexes.sync(rebuild=rebuild)
+            self._table = ann_db.window_table(self.lib)
+            self._descs = {r.id: r for r in ann_db.list_descriptions(self.lib) if r.kind in INDEXED_KINDS}
+            self._filter_masks.clear()
+            self._clips.clear()
+            self._synced = True
+        for report in reports.values():
+            if report.rebuilt or report.embedded or report.removed:
+                logger.info("%s index: %s", report.name, report.to_json())
+        return {name: report.to_json() for name, report in reports.items()}
+
+    def _ready(self) -> None:
+        if not self._synced:
+            self.sync()
+
+    def reindex(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        reports = self.sync(rebuild=True)
+        return {"model_version": self.model.version, "seconds": round(time.perf_counter() - t0, 3),
+                "indexes": reports}
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def search_text(self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None,
+                    cluster_filter: bool | None = None, generate: str = "auto") -> SearchResponse:
+        text = check_text(query)
+        check_page(k, offset)
+        check_filters(filters)
+        if generate not in GENERATE_MODES:
+            raise InvalidQuery(f"generate must be one of {', '.join(GENERATE_MODES)}, got {generate!r}")
+        with self._lock:
+            self._ready()
+            qvec = unit_rows(self.model.embed_texts([text]))
+            qcluster = majority_cluster(self.model.cluster_of_texts([text]))
+            use = self._use_cluster("cluster_filter_text", cluster_filter, qcluster)
+            hits, best = self._search_windows(qvec, k, offset, filters, qcluster if use else None, None)
+            threshold = self.model.settings.get("fallback_threshold")
+            weak = best is None or (isinstance(threshold, int | float) and best < float(threshold))
+            fallback = offset == 0 and (generate == "always" or (generate == "auto" and weak))
+            if fallback:
+                hits = [self._generated_hit(text, qvec, qcluster), *hits]
+        return SearchResponse(hits, qcluster, use, fallback, offset, k)
+
+    def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
+                      k: int = 10, offset: int = 0, filters: Filters | None = None,
+                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None) -> SearchResponse:
+        check_page(k, offset)
+        check_filters(filters)
+        positions = canonical_positions(motion)
+        a, b = frame_range(positions.shape[0], start, end, "the query motion")
+        with self._lock:
+            self._ready()
+            return self._motion_query(positions[a:b], k, offset, filters, cluster_filter, exclude_clip_id)
+
+    def search_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 10,
+                    offset: int = 0, filters: Filters | None = None,
+                    cluster_filter: bool | None = None) -> SearchResponse:
+        check_page(k, offset)
+        check_filters(filters)
+        with self._lock:
+            self._ready()
+            positions = self._clip_positions(clip_id, start, end)
+            return self._motion_query(positions, k, offset, filters, cluster_filter, clip_id)
+
+    def describe(self, motion: Motion, start: float | None = None, end: float | None = None, k: int = 5,
+                 cluster_filter: bool | None = None) -> DescribeResponse:
+        check_page(k, 0)
+        positions = canonical_positions(motion)
+        a, b = frame_range(positions.shape[0], start, end, "the query motion")
+        with self._lock:
+            self._ready()
+            return self._describe(positions[a:b], k, cluster_filter)
+
+    def describe_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 5,
+                      cluster_filter: bool | None = None) -> DescribeResponse:
+        check_page(k, 0)
+        with self._lock:
+            self._ready()
+            return self._describe(self._clip_positions(clip_id, start, end), k, cluster_filter)
+
+    def _use_cluster(self, setting: str, explicit: bool | None, qcluster: int | None) -> bool:
+        wanted = bool(self.model.settings.get(setting, False)) if explicit is None else bool(explicit)
+        return wanted and qcluster is not None
+
+    def _query_windows(self, positions: np.ndarray) -> list[int]:
+        size = int(self.model.window_size)
+        stride = max(1, round(size * DEFAULT_STRIDE / DEFAULT_SIZE))
+        starts = window_starts(positions.shape[0], size, stride)
+        if len(starts) > MAX_QUERY_WINDOWS:
+            picks = np.unique(np.linspace(0, len(starts) - 1, MAX_QUERY_WINDOWS).round().astype(int))
+            starts = [starts[i] for i in picks]
+        return starts
+
+    def _motion_query(self, positions: np.ndarray, k: int, offset: int, filters: Filters | None,
+                      cluster_filter: bool | None, exclude: int | None) -> SearchResponse:
+        starts = self._query_windows(positions)
+        queries = unit_rows(self.model.embed_windows(positions, starts))
+        qcluster = majority_cluster(self.model.cluster_of(positions, starts))
+        use = self._use_cluster("cluster_filter_motion", cluster_filter, qcluster)
+        hits, _ = self._search_windows(queries, k, offset, filters, qcluster if use else None, exclude)
+        return SearchResponse(hits, qcluster, use, False, offset, k)
+
+    def _describe(self, positions: np.ndarray, k: int, cluster_filter: bool | None) -> DescribeResponse:
+        starts = self._query_windows(positions)
+        queries = unit_rows(self.model.describe_windows(positions, starts))
+        qcluster = majority_cluster(self.model.cluster_of(positions, starts))
+        use = self._use_cluster("cluster_filter_describe", cluster_filter, qcluster)
+        allowed = None
+        if use:
+            allowed = np.array(sorted(i for i, r in self._descs.items() if r.cluster_id == qcluster), dtype=np.int64)
+        ranked = rank_groups(self.indexes.index(DESCRIPTIONS), queries, k, IdentityGroups(), allowed)
+        out: list[Description] = []
+        seen: set[str] = set()
+        for r in ranked:
+            row = self._descs.get(r.group)
+            if row is not None and text_key(row.text) not in seen:
+                seen.add(text_key(row.text))
+                out.append(Description(row.text, r.score, row.cluster_id))
+        return DescribeResponse(out, qcluster, use)
+
+    def _search_windows(self, queries: np.ndarray, k: int, offset: int, filters: Filters | None,
+                        cluster: int | None, exclude: int | None) -> tuple[list[Hit], float | None]:
+        """A page of clip hits and the best score of the whole ranking (None when nothing matches)."""
+        allowed = self._allowed(filters, cluster, exclude)
+        if allowed is not None and allowed.size == 0:
+            return [], None
+        ranked = rank_groups(self.indexes.index(WINDOWS), queries, offset + k, WindowGroups(self._table), allowed)
+        best = ranked[0].score if ranked else None
+        return [self._clip_hit(r) for r in ranked[offset:offset + k]], best
+
+    def _allowed(self, filters: Filters | None, cluster: int | None, exclude: int | None) -> np.ndarray | None:
+        table = self._table
+        mask: np.ndarray | None = None
+        if filters is not None and not filters.is_empty():
+            key = filter_key(filters)
+            if key not in self._filter_masks:
+                clips = ann_db.matching_clip_ids(self.lib, filters.source, filters.labels,
+                                                 filters.min_duration, filters.max_duration)
+                self._filter_masks[key] = np.isin(table.clip_ids, clips)
+            mask = self._filter_masks[key]
+        if cluster is not None:
+            mask = (table.clusters == cluster) if mask is None else mask & (table.clusters == cluster)
+        if exclude is not None:
+            mask = (table.clip_ids != exclude) if mask is None else mask & (table.clip_ids != exclude)
+        return None if mask is None else table.ids[mask]
+
+    def _clip_hit(self, ranked: Ranked) -> Hit:
+        rows = self._table.rows(ranked.member_ids)
+        a, b, best = best_span(self._table.starts[rows], self._table.ends[rows], ranked.member_scores)
+        cluster = int(self._table.clusters[rows[best]])
+        info = self._clip(ranked.group)
+        return Hit(info.id, info.path, a / CANONICAL_FPS, b / CANONICAL_FPS, ranked.score, dict(info.labels),
+                   info.description, cluster if cluster >= 0 else None)
+
+    # ---- generation ---------------------------------------------------------------------------
+
+    def _generated_hit(self, text: str, qvec: np.ndarray, qcluster: int | None) -> Hit:
+        gid, motion = self.generate(text)
+        starts = self._query_windows(motion.positions)
+        score = float((unit_rows(self.model.embed_windows(motion.positions, starts)) @ qvec[0]).max())
+        return Hit(None, None, 0.0, motion.duration, score, {}, text, qcluster, True, gid)
+
+    def generate(self, query: str, seconds: float = 4.0) -> tuple[str, Motion]:
+        text = check_text(query)
+        if not isinstance(seconds, int | float) or not 0 < seconds <= MAX_GENERATE_SECONDS:
+            raise InvalidQuery(f"seconds must be in (0, {MAX_GENERATE_SECONDS:g}], got {seconds!r}")
+        with self._lock:
+            positions = np.asarray(self.model.generate(text, float(seconds)), dtype=np.float32)
+        if positions.ndim != 3 or positions.shape[1:] != (N_JOINTS, 3) or positions.shape[0] == 0 \
+                or not np.isfinite(positions).all():
+            raise SearchError(f"the model generated an invalid motion of shape {positions.shape}")
+        gid = secrets.token_hex(16)
+        folder = self.data_dir / "generated"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gen-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, positions, allow_pickle=False)
+            os.replace(tmp, self._generated_path(gid))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return gid, self._motion(positions, generated_id=gid, text=text)
+
+    def _generated_path(self, generated_id: str) -> Path:
+        if not isinstance(generated_id, str) or not GENERATED_ID.fullmatch(generated_id):
+            raise NotFound(f"no generated motion with id {generated_id!r} (ids are 32 hex digits)")
+        return self.data_dir / "generated" / f"{generated_id}.npy"
+
+    def generated_motion(self, generated_id: str) -> Motion:
+        path = self._generated_path(generated_id)
+        try:
+            positions = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise NotFound(f"no generated motion with id {generated_id!r}") from None
+        except (OSError, ValueError) as exc:
+            raise SearchError(f"generated motion {generated_id} is unreadable: {exc}") from None
+        return self._motion(positions, generated_id=generated_id)
+
+    @staticmethod
+    def _motion(positions: np.ndarray, **meta: object) -> Motion:
+        return Motion(positions, CANONICAL_FPS, list(JOINTS), list(PARENTS), {"canonical": True, **meta})
+
+    # ---- library ------------------------------------------------------------------------------
+
+    def _clip(self, clip_id: int) -> ClipInfo:
+        if isinstance(clip_id, bool) or not isinstance(clip_id, int | np.integer):
+            raise NotFound(f"no clip with id {clip_id!r}")
+        info = self._clips.get(int(clip_id))
+        if info is None:
+            try:
+                info = self.lib.get_clip(int(clip_id))
+            except LibraryError:
+                raise NotFound(f"no clip with id {clip_id}") from None
+            self._clips[info.id] = info
+        return info
+
+    def _clip_positions(self, clip_id: int, start: float | None, end: float | None) -> np.ndarray:
+        info = self._clip(clip_id)
+        positions = self.lib.store.get(info.motion_key)
+        a, b = frame_range(positions.shape[0], start, end, f"clip {clip_id}")
+        return positions[a:b]
+
+    def clip_info(self, clip_id: int) -> dict[str, Any]:
+        info = self._clip(clip_id)
+        return {"id": info.id, "source": info.source, "source_path": info.path, "format": info.format,
+                "rig": info.rig, "fps": info.orig_fps, "duration": info.duration, "labels": dict(info.labels),
+                "description": info.description, "split": info.split}
+
+    def clip_motion(self, clip_id: int, start: float | None = None, end: float | None = None) -> Motion:
+        positions = self._clip_positions(clip_id, start, end)
+        return self._motion(positions, clip_id=int(clip_id), start=float(start or 0.0))
+
+    def list_clips(self, limit: int = 50, offset: int = 0, filters: Filters | None = None) -> list[dict[str, Any]]:
+        check_page(limit, offset, "limit")
+        check_filters(filters)
+        f = filters or Filters()
+        ids = ann_db.matching_clip_ids(self.lib, f.source, f.labels, f.min_duration, f.max_duration)[::-1]
+        return [self.clip_info(int(i)) for i in ids[offset:offset + limit]]
+
+    def ingest(self, paths: Sequence[Path], metadata: Path | None = None) -> dict[str, Any]:
+        from indexer.ingest import Ingester, IngestInputError, IngestOptions
+        from indexer.metadata import MetadataError, load_metadata
+
+        try:
+            meta = load_metadata([metadata]) if metadata is not None else None
+        except MetadataError as exc:
+            raise InvalidQuery(str(exc)) from None
+        options = IngestOptions(metadata=meta, progress=self.progress)
+        if self.ingest_workers is not None:
+            options.workers = self.ingest_workers
+        with self._ingest_lock:
+            try:
+                summary = Ingester(self.lib, options).run([str(p) for p in paths])
+            except IngestInputError as exc:
+                raise InvalidQuery(str(exc)) from None
+        indexed = self.sync()
+        return {**summary.to_json(), "errors": [{"file": p, "error": r} for p, r in summary.errors],
+                "indexed": indexed}
+
+    def delete_clip(self, clip_id: int) -> None:
+        with self._lock:
+            self._ready()
+            self._clip(clip_id)
+            try:
+                windows, descriptions = ann_db.delete_clip(self.lib, int(clip_id))
+            except LibraryError:
+                raise NotFound(f"no clip with id {clip_id}") from None
+            self.indexes.remove(WINDOWS, windows)
+            self.indexes.remove(DESCRIPTIONS, descriptions)
+            self.sync()
+
+    def status(self) -> dict[str, Any]:
+        stats = self.lib.stats()
+        settings = self.model.settings
+        return {"model": str(settings.get("name", "")), "model_version": self.model.version,
+                "clips": stats.clips, "windows": stats.windows, "sources": sorted(stats.sources),
+                "descriptions": len(self._descs), "synced": self._synced, "indexes": self.indexes.sizes(),
+                "settings": {k: settings.get(k) for k in ("fallback_threshold", "cluster_filter_text",
+                                                          "cluster_filter_motion", "cluster_filter_describe")},
+                "data_dir": str(self.data_dir)}

@@ -1,0 +1,323 @@
+"""Persistent ANN indexes tied to library rows: building, checking against the DB, incremental sync.
+
+Two indexes live next to the database, in ``DATA_DIR/indexes/<name>/`` (saved atomically by
+:meth:`search.ann.base.AnnIndex.save`):
+
+* ``windows``: every library window embedded with the active model (``SearchModel.embed_windows``)
+  into the shared space, under FAISS id = ``windows.id``; text -> motion and motion -> motion;
+* ``descriptions``: every known description (``descriptions`` rows of kind ``"model"``, from
+  ``SearchModel.descriptions()``, and ``"clip"``, from clip descriptions; deduplicated by text,
+  case and whitespace ignored) embedded with ``SearchModel.embed_descriptions``, under FAISS id =
+  ``descriptions.id``; motion -> text.
+
+Consistency. Each index's ``config.json`` metadata records the ``model_version`` (and the index
+kind); each embedded row records it too (``windows.model_version`` / ``descriptions.model_version``,
+with ``windows.cluster_id`` / ``descriptions.cluster_id``). :meth:`IndexManager.sync` makes each index
+hold exactly the rows the DB says are embedded by the active model:
+
+* an index that is missing, unreadable, of another kind or model version, of another dimension, or
+  of a backend other than :func:`search.ann.factory.choose_backend` picks for the library's size is
+  rebuilt from scratch (every row re-embedded);
+* otherwise ids in the index that the DB no longer has, or has as not embedded by this model (a row
+  deleted behind the index's back, or an id reused by a new row), are removed, and rows not yet
+  embedded (new clips) or marked embedded but missing from the index are embedded and added.
+
+Embedding is batched per clip (its motion loaded once, all its window starts at once) with a tqdm
+progress bar (rate, ETA). The DB marks are written after the vectors are added and before the index
+is saved; a crash in between is caught by the next sync (marked but missing -> re-embedded).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from db import annotations as ann_db
+from db.library import Library
+from db.store import StoreError
+from search.ann import AnnError, AnnIndex, Thresholds, choose_backend, create
+from search.ann import load as load_index
+from search.embedder import SearchModel
+
+logger = logging.getLogger(__name__)
+
+WINDOWS = "windows"
+DESCRIPTIONS = "descriptions"
+INDEXED_KINDS = ("model", "clip")
+ADD_CHUNK = 50_000
+"""Vectors are added to an index in chunks of this many (bounds memory; IVF trains on the first)."""
+TEXT_BATCH = 256
+
+
+class IndexBuildError(RuntimeError):
+    """The model returned embeddings that cannot be indexed (wrong shape, non-finite values)."""
+
+
+@dataclass
+class SyncReport:
+    """What one sync did to one index."""
+
+    name: str
+    rebuilt: bool = False
+    reason: str | None = None
+    embedded: int = 0
+    removed: int = 0
+    size: int = 0
+    backend: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def text_key(text: str) -> str:
+    """The dedupe key of a description: whitespace collapsed, case folded."""
+    return " ".join(text.split()).casefold()
+
+
+def _normalised(vectors: np.ndarray, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise IndexBuildError(f"model returned {what} of shape {arr.shape}, expected ({n}, dim)")
+    if not np.isfinite(arr).all():
+        raise IndexBuildError(f"model returned non-finite {what}")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    return np.ascontiguousarray(arr / np.maximum(norms, 1e-12))
+
+
+@dataclass
+class _Batch:
+    vectors: np.ndarray
+    ids: np.ndarray
+    clusters: list[int | None]
+
+
+class IndexManager:
+    """The ``windows`` and ``descriptions`` indexes of one library with one model."""
+
+    def __init__(self, library: Library, model: SearchModel, root: Path, *, thresholds: Thresholds | None = None,
+                 use_gpu: bool | None = None, progress: bool = True) -> None:
+        self.lib, self.model, self.root = library, model, Path(root)
+        self.thresholds, self.use_gpu, self.progress = thresholds, use_gpu, progress
+        self.indexes: dict[str, AnnIndex | None] = {WINDOWS: None, DESCRIPTIONS: None}
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def index(self, name: str) -> AnnIndex:
+        """The loaded index ``name`` (after :meth:`sync`)."""
+        index = self.indexes[name]
+        if index is None:
+            raise RuntimeError(f"the {name} index is not loaded; call sync() first")
+        return index
+
+    # ---- syncing ------------------------------------------------------------------------------
+
+    def sync(self, rebuild: bool = False) -> dict[str, SyncReport]:
+        """Bring both indexes in line with the DB (see the module docstring); ``rebuild`` forces
+        re-embedding everything."""
+        self.sync_description_rows()
+        return {WINDOWS: self._sync(WINDOWS, rebuild), DESCRIPTIONS: self._sync(DESCRIPTIONS, rebuild)}
+
+    def sync_description_rows(self) -> None:
+        """Make the ``model``/``clip`` description rows match the model's and the clips' texts."""
+        version = self.model.version
+        model_items: dict[str, tuple[str, int | None]] = {}
+        for text, cluster in self.model.descriptions():
+            if text.strip():
+                model_items.setdefault(text_key(text), (text.strip(), cluster))
+        clip_items: dict[str, list[tuple[int, str]]] = {}
+        for clip_id, text in ann_db.clip_descriptions(self.lib):
+            if text_key(text) not in model_items:
+                clip_items.setdefault(text_key(text), []).append((clip_id, text))
+        kept: set[str] = set()
+        drop: list[int] = []
+        for row in ann_db.list_descriptions(self.lib):
+            if row.kind not in INDEXED_KINDS:
+                continue
+            key = text_key(row.text)
+            fresh_model = row.kind == "model" and row.model_version == version and key in model_items
+            fresh_clip = row.kind == "clip" and any(c == row.clip_id for c, _ in clip_items.get(key, []))
+            if key not in kept and (fresh_model or fresh_clip):
+                kept.add(key)
+            else:
+                drop.append(row.id)
+        new = [ann_db.NewDescription(text, "model", cluster_id=cluster)
+               for key, (text, cluster) in model_items.items() if key not in kept]
+        new += [ann_db.NewDescription(items[0][1], "clip", clip_id=items[0][0])
+                for key, items in clip_items.items() if key not in kept]
+        if drop:
+            ann_db.delete_descriptions(self.lib, drop)
+        ann_db.add_descriptions(self.lib, new)
+        if drop or new:
+            logger.info("descriptions: %d added, %d removed", len(new), len(drop))
+
+    def _sync(self, name: str, rebuild: bool) -> SyncReport:
+        report = SyncReport(name)
+        db_ids, ok_ids = self._db_state(name)
+        index, report.reason = (None, "rebuild requested") if rebuild else self._usable(name, len(db_ids))
+        if index is None:
+            report.rebuilt = True
+            logger.info("building the %s index from scratch (%s)", name, report.reason)
+            todo = db_ids
+        else:
+            have = index.ids()
+            report.removed = index.remove(np.setdiff1d(have, ok_ids))
+            todo = np.union1d(np.setdiff1d(db_ids, ok_ids), np.setdiff1d(ok_ids, have))
+        for batch in self._embed(name, todo):
+            if index is None:
+                index = self._create(name, batch.vectors.shape[1], len(db_ids))
+            index.add(batch.vectors, batch.ids)
+            self._mark(name, batch)
+            report.embedded += len(batch.ids)
+        if index is None:
+            index = self._create(name, self._dim(name), len(db_ids))
+        if report.rebuilt or report.embedded or report.removed:
+            index.save(self.path(name))
+        self.indexes[name] = index
+        report.size, report.backend = len(index), index.backend
+        return report
+
+    def _usable(self, name: str, n_rows: int) -> tuple[AnnIndex | None, str | None]:
+        """The current index if it can be synced incrementally, else (None, why not)."""
+        index = self.indexes[name]
+        if index is None:
+            if not self.path(name).exists():
+                return None, "no index on disk"
+            try:
+                index = load_index(self.path(name), use_gpu=self.use_gpu)
+            except AnnError as exc:
+                logger.warning("%s", exc)
+                return None, f"unreadable: {exc}"
+        meta = index.metadata
+        if meta.get("kind") != name:
+            return None, f"index kind {meta.get('kind')!r} is not {name!r}"
+        if meta.get("model_version") != self.model.version:
+            return None, f"built by model {meta.get('model_version')!r}, active is {self.model.version!r}"
+        if name == WINDOWS and index.dim != self.model.dim:
+            return None, f"dimension {index.dim} differs from the model's {self.model.dim}"
+        wanted = choose_backend(n_rows, self.thresholds)
+        if index.backend != wanted:
+            return None, f"backend {index.backend!r} does not suit {n_rows} rows ({wanted!r} does)"
+        return index, None
+
+    def _create(self, name: str, dim: int, n_rows: int) -> AnnIndex:
+        backend = choose_backend(n_rows, self.thresholds)
+        metadata = {"kind": name, "model_version": self.model.version,
+                    "model_name": str(self.model.settings.get("name", ""))}
+        params: dict[str, Any] = {"metadata": metadata}
+        if backend != "exact":
+            params["use_gpu"] = self.use_gpu
+        return create(backend, dim, **params)
+
+    def _dim(self, name: str) -> int:
+        if name == WINDOWS:
+            return int(self.model.dim)
+        return int(_normalised(self.model.embed_descriptions(["motion"]), 1, "description embeddings").shape[1])
+
+    def _db_state(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(every row id, ids the DB marks embedded by the active model), sorted int64."""
+        version = self.model.version
+        if name == WINDOWS:
+            table = ann_db.window_table(self.lib)
+            ok = np.array([v == version for v in table.model_versions], dtype=bool)
+            return table.ids, table.ids[ok] if len(table) else table.ids
+        rows = [r for r in ann_db.list_descriptions(self.lib) if r.kind in INDEXED_KINDS]
+        ids = np.array([r.id for r in rows], dtype=np.int64)
+        ok_ids = np.array([r.id for r in rows if r.model_version == version], dtype=np.int64)
+        return ids, ok_ids
+
+    def _mark(self, name: str, batch: _Batch) -> None:
+        values = dict(zip(batch.ids.tolist(), batch.clusters, strict=True))
+        if name == WINDOWS:
+            ann_db.set_window_annotations(self.lib, values, self.model.version)
+        else:
+            ann_db.set_description_embedded(self.lib, values, self.model.version)
+
+    # ---- embedding ----------------------------------------------------------------------------
+
+    def _embed(self, name: str, todo: np.ndarray) -> Iterator[_Batch]:
+        if todo.size == 0:
+            return iter(())
+        return self._embed_windows(todo) if name == WINDOWS else self._embed_descriptions(todo)
+
+    def _progress(self, total: int, desc: str, unit: str) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, smoothing=0.1, disable=None if self.progress else True)
+
+    def _embed_windows(self, todo: np.ndarray) -> Iterator[_Batch]:
+        table = ann_db.window_table(self.lib)
+        rows = table.rows(np.intersect1d(todo, table.ids))
+        rows = rows[np.lexsort((table.starts[rows], table.clip_ids[rows]))]
+        clip_of = table.clip_ids[rows]
+        keys = ann_db.motion_keys(self.lib, np.unique(clip_of).tolist())
+        bounds = np.flatnonzero(np.diff(clip_of)) + 1
+        pending: list[_Batch] = []
+        with self._progress(len(rows), "embedding windows", "win") as bar:
+            for group in np.split(rows, bounds) if rows.size else []:
+                batch = self._embed_clip(table, group, keys.get(int(table.clip_ids[group[0]])))
+                if batch is not None:
+                    pending.append(batch)
+                bar.update(len(group))
+                if sum(len(b.ids) for b in pending) >= ADD_CHUNK:
+                    yield _merge(pending)
+                    pending = []
+        if pending:
+            yield _merge(pending)
+
+    def _embed_clip(self, table: ann_db.WindowTable, group: np.ndarray, key: str | None) -> _Batch | None:
+        clip_id = int(table.clip_ids[group[0]])
+        if key is None:
+            logger.info("clip %d was deleted while indexing; skipping its windows", clip_id)
+            return None
+        try:
+            positions = self.lib.store.get(key)
+        except StoreError as exc:
+            logger.error("clip %d cannot be indexed: %s", clip_id, exc)
+            return None
+        starts = table.starts[group].tolist()
+        vectors = _normalised(self.model.embed_windows(positions, starts), len(starts), "window embeddings")
+        clusters = np.asarray(self.model.cluster_of(positions, starts)).reshape(-1)
+        if clusters.shape != (len(starts),):
+            raise IndexBuildError(f"model returned {clusters.shape} window clusters for {len(starts)} windows")
+        return _Batch(vectors, table.ids[group], [int(c) for c in clusters])
+
+    def _embed_descriptions(self, todo: np.ndarray) -> Iterator[_Batch]:
+        wanted = {int(i) for i in todo}
+        rows = [r for r in ann_db.list_descriptions(self.lib) if r.id in wanted]
+        with self._progress(len(rows), "embedding descriptions", "text") as bar:
+            for i in range(0, len(rows), TEXT_BATCH):
+                part = rows[i:i + TEXT_BATCH]
+                texts = [r.text for r in part]
+                vectors = _normalised(self.model.embed_descriptions(texts), len(texts), "description embeddings")
+                predicted = np.asarray(self.model.cluster_of_texts(texts)).reshape(-1)
+                clusters = [r.cluster_id if r.kind == "model" else int(c) for r, c in zip(part, predicted, strict=True)]
+                bar.update(len(part))
+                yield _Batch(vectors, np.array([r.id for r in part], dtype=np.int64), clusters)
+
+    # ---- removal ------------------------------------------------------------------------------
+
+    def remove(self, name: str, ids: list[int]) -> int:
+        """Remove ids from index ``name`` and save it; returns how many were present."""
+        index = self.index(name)
+        removed = index.remove(np.asarray(ids, dtype=np.int64))
+        if removed:
+            index.save(self.path(name))
+        return removed
+
+    def sizes(self) -> dict[str, dict[str, Any]]:
+        """Backend and size of each loaded index."""
+        return {name: {"backend": idx.backend, "size": len(idx), "dim": idx.dim,
+                       "path": str(self.path(name))}
+                for name, idx in self.indexes.items() if idx is not None}
+
+
+def _merge(batches: list[_Batch]) -> _Batch:
+    return _Batch(np.concatenate([b.vectors for b in batches]), np.concatenate([b.ids for b in batches]),
+                  [c for b in batches for c in b.clusters])
+

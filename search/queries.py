@@ -1,0 +1,98 @@
+"""Validation and preparation of search queries: texts, paging, filters, time ranges, motions.
+
+Every check raises :class:`search.errors.InvalidQuery` with a message meant for the user, naming the
+offending value; the Engine calls these before touching the model or the indexes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexer.motion import Motion, MotionError
+from indexer.skeleton import CANONICAL_FPS, JOINTS
+from search.errors import InvalidQuery
+from search.types import Filters
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 1000
+MAX_OFFSET = 100_000
+
+
+def check_text(query: str) -> str:
+    """The query text with whitespace collapsed; empty or over-long texts are refused."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidQuery("the query text is empty")
+    text = " ".join(query.split())
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"the query text has {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
+    return text
+
+
+def check_page(k: int, offset: int, name: str = "k") -> None:
+    """Refuse a page size outside 1..MAX_K or an offset outside 0..MAX_OFFSET."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        raise InvalidQuery(f"{name} must be an integer from 1 to {MAX_K}, got {k!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int | np.integer) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidQuery(f"offset must be an integer from 0 to {MAX_OFFSET}, got {offset!r}")
+
+
+def check_filters(filters: Filters | None) -> None:
+    """Refuse negative or non-finite durations and an empty duration range."""
+    if filters is None:
+        return
+    for name in ("min_duration", "max_duration"):
+        value = getattr(filters, name)
+        if value is not None and (not np.isfinite(value) or value < 0):
+            raise InvalidQuery(f"{name} must be a non-negative number of seconds, got {value!r}")
+    if filters.min_duration is not None and filters.max_duration is not None \
+            and filters.min_duration > filters.max_duration:
+        raise InvalidQuery(f"min_duration {filters.min_duration:g} s exceeds max_duration {filters.max_duration:g} s")
+
+
+def frame_range(n_frames: int, start: float | None, end: float | None, what: str) -> tuple[int, int]:
+    """Frames ``[a, b)`` of a ``start``-``end`` seconds range of a canonical motion (validated)."""
+    duration = n_frames / CANONICAL_FPS
+    a = 0.0 if start is None else float(start)
+    b = duration if end is None else float(end)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise InvalidQuery(f"the time range of {what} must be finite numbers of seconds")
+    if a < 0:
+        raise InvalidQuery(f"start {a:g} s of {what} is negative")
+    if a >= duration or b > duration + 0.5 / CANONICAL_FPS:
+        raise InvalidQuery(f"time range {a:g}-{b:g} s is outside {what} (0-{duration:g} s)")
+    if a >= b:
+        raise InvalidQuery(f"start {a:g} s must be before end {b:g} s")
+    lo = int(np.floor(a * CANONICAL_FPS + 1e-6))
+    hi = min(n_frames, int(np.ceil(b * CANONICAL_FPS - 1e-6)))
+    return lo, max(hi, lo + 1)
+
+
+def canonical_positions(motion: Motion) -> np.ndarray:
+    """Canonical positions of an uploaded motion (mapped with ``to_canonical`` unless already so)."""
+    if not isinstance(motion, Motion):
+        raise InvalidQuery("the query motion is not a Motion")
+    if motion.meta.get("canonical") and tuple(motion.joint_names) == JOINTS and motion.fps == CANONICAL_FPS:
+        positions = motion.positions
+    else:
+        from indexer.canonical import to_canonical
+
+        try:
+            positions = to_canonical(motion).positions
+        except MotionError as exc:
+            raise InvalidQuery(f"cannot map the query motion onto the canonical skeleton: {exc}") from None
+    if positions.shape[0] == 0 or not np.isfinite(positions).all():
+        raise InvalidQuery("the query motion has no frames or non-finite positions")
+    return positions
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32, contiguous)."""
+    arr = np.asarray(vectors, dtype=np.float32)
+    return np.ascontiguousarray(arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12))
+
+
+def majority_cluster(clusters: np.ndarray) -> int | None:
+    """The most common non-negative cluster id (smallest on ties), None when there is none."""
+    values = np.asarray(clusters, dtype=np.int64).reshape(-1)
+    values = values[values >= 0]
+    return None if values.size == 0 else int(np.bincount(values).argmax())
