@@ -183,8 +183,8 @@ class DanceSearchModel:
         emb = self.minilm([text])[0]
         n_frames = max(self.window_size, int(round(seconds * 25.0)))
         gen = torch.Generator().manual_seed(seed)
-        pieces = []
-        while sum(len(p) for p in pieces) < n_frames + 10 * len(pieces):
+        pieces: list[np.ndarray] = []
+        while sum(p.shape[0] for p in pieces) < n_frames + 10 * len(pieces):
             noise = 0.0 if not pieces else 0.05
             e = emb + noise * torch.randn(emb.shape, generator=gen)
             feats = self.generator.generate(e).numpy()

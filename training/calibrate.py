@@ -80,7 +80,7 @@ def calibrate_model(opts: TrainOptions) -> dict[str, Any]:
     cap_q = caption_queries(split, 2, opts.seed + 99, set())
     user_q = user_queries(split, load_user_queries())
     off = {"text": False, "describe": False, "motion": False}
-    scores = {}
+    scores: dict[str, dict[str, Any]] = {}
     for space in ("shared_space", "triplet"):
         q = _quality(model.with_space(space), split, cap_q, user_q, off)
         scores[space] = {"metrics": q, "mean": float(np.mean(list(q.values())))}

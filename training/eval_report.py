@@ -27,7 +27,7 @@ def _table(rows: dict[str, Any], section: str, cols: list[str]) -> list[str]:
 
 def write_report(report: dict[str, Any], path: Path) -> None:
     m, q, rows = report["model"], report["queries"], report["rows"]
-    first = next((r for r in rows.values() if r.get("text_to_motion")), {})
+    first: dict[str, Any] = next((r for r in rows.values() if r.get("text_to_motion")), {})
     n_desc = next((r["motion_to_text"].get("descriptions") for r in rows.values() if r.get("motion_to_text")), "-")
     lines = [f"# Evaluation of model `{m['name']}` on the `{report['split']}` split", "",
              f"Model version `{m['version']}` (code `{m['code_version']}`), default space "

@@ -69,7 +69,8 @@ def eval_library(opts: EvalOptions) -> Library:
     if not manifest.is_file():
         raise EvalError(f"{opts.corpus}: no manifest.json")
     entries = json.loads(manifest.read_text())["sequences"]
-    paths, per_source = [], {}
+    paths: list[str] = []
+    per_source: dict[str, int] = {}
     for e in entries:
         in_split = e["split"] == opts.split or (isinstance(e["split"], dict) and opts.split in e["split"])
         if not in_split or (opts.sources is not None and e["source"] not in opts.sources):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ class TextEmbeddingCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self._encoder = None
+        self._encoder: Any = None
         self._cache: dict[str, np.ndarray] = {}
         self._dirty = False
         if path is not None and path.exists():
