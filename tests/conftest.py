@@ -9,10 +9,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+TINY_PIPELINE = Path(__file__).resolve().parent / "data" / "tiny_pipeline.json"
 PG_BASE_URL = os.environ.get("DANCESEARCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,9 +23,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the default library at a fresh temporary folder; drop any DANCESEARCH_DB."""
-    monkeypatch.setenv("DANCESEARCH_HOME", str(tmp_path_factory.mktemp("dancesearch-home")))
+    """Point the default library at a fresh temporary folder; drop any DANCESEARCH_DB and
+    DANCESEARCH_MODEL, and hide the shipped models/default (tests name their model explicitly)."""
+    home = tmp_path_factory.mktemp("dancesearch-home")
+    monkeypatch.setenv("DANCESEARCH_HOME", str(home))
     monkeypatch.delenv("DANCESEARCH_DB", raising=False)
+    monkeypatch.delenv("DANCESEARCH_MODEL", raising=False)
+    monkeypatch.setattr("dancesearch.engine_factory.default_model_dir", lambda: home / "no-default-model")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +38,26 @@ def corpus() -> Path:
     if not (CORPUS / "manifest.json").is_file():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def tiny_training(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any]]:
+    """A tiny real model trained once per session (tests/data/tiny_pipeline.json, 4 clips of each of
+    three sources): ``(TrainOptions, stage state)``. Its results are meaningless but exercise everything."""
+    from training.pipeline import TrainOptions, train_all
+    from training.stages.config import PipelineConfig
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    opts = TrainOptions(corpus=corpus, out=root / "model", work=root / "work",
+                        config=PipelineConfig.from_json(TINY_PIPELINE), captions_per_clip=3, workers=0,
+                        sources=("bandai-2", "ballroom", "cmu"), max_clips_per_source=4)
+    return opts, train_all(opts)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_training: tuple[Any, dict[str, Any]]) -> Path:
+    """The directory of the session's tiny trained model."""
+    return Path(tiny_training[0].out)
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ def describe_clusters(clu: Clustering, windows: SplitWindows) -> list[dict[str, 
         sources = Counter(windows.sources[int(i)] for i in members)
         top = [cap.rstrip(".") for cap, _ in exemplar_caps.most_common(3)]
         text = "; or ".join(top) if top else f"cluster {c}"
+        if any(o["description"].rstrip(".") == text[:1].upper() + text[1:] for o in out):
+            text += f" (mostly {', '.join(s for s, _ in sources.most_common(2))} motion)"  # keep texts distinct
         out.append({"cluster": c, "size": int(len(members)), "description": text[:1].upper() + text[1:] + ".",
                     "top_labels": keys.most_common(8), "sources": dict(sources)})
     return out

@@ -84,6 +84,8 @@ def build_descriptions(corpus: Path, out: Path, encoder: TextEmbeddingCache) -> 
         rows.append({"text": c["description"], "kind": "cluster", "key": None, "cluster": c["cluster"]})
     unique: dict[str, dict[str, Any]] = {}
     for r in rows:
+        if r["text"] in unique and r["kind"] == "cluster":
+            unique[r["text"]]["describes_cluster"] = r["cluster"]  # a label caption that also names a cluster
         unique.setdefault(r["text"], r)
     rows = list(unique.values())
     emb = encoder.encode([r["text"] for r in rows])

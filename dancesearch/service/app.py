@@ -32,22 +32,12 @@ _FORM_OVERHEAD = 1 << 20
 
 
 def default_engine_factory(settings: ServiceSettings) -> SearchEngine:
-    """The real engine over the configured library and model directory (imported lazily: torch is
-    heavy). Raises ModelMissing when no usable model directory is configured."""
-    from search.errors import ModelMissing
+    """The real engine over the configured library and model directory (resolved and opened by
+    :func:`dancesearch.engine_factory.open_engine`, imported lazily: torch is heavy). Raises
+    ModelMissing when no usable model directory is found."""
+    from dancesearch.engine_factory import open_engine
 
-    if settings.model is None:
-        raise ModelMissing("no model directory: pass --model DIR or set DANCESEARCH_MODEL")
-    from db.config import LibraryLocation
-    from embedders.base import ModelLoadError
-    from embedders.runtime import DanceSearchModel
-    from search.engine import Engine
-
-    try:
-        model = DanceSearchModel(settings.model)
-    except (ModelLoadError, OSError) as exc:
-        raise ModelMissing(f"cannot load the model: {exc}") from None
-    return Engine.open(LibraryLocation.resolve(settings.data_dir, settings.db), model)
+    return open_engine(settings.model, settings.data_dir, settings.db, progress=True)
 
 
 def _lifespan(engine_factory: EngineFactory) -> Callable[[FastAPI], AbstractAsyncContextManager]:

@@ -1,0 +1,319 @@
+"""Query commands: ``search text``, ``search clip``, ``describe``, ``generate`` and ``reindex``.
+
+Every command opens the Engine through :func:`dancesearch.engine_factory.open_engine` (``--model``,
+``--data-dir``, ``--db``), answers, and closes it. With ``--json`` a command prints exactly one JSON
+document (``search text --batch`` prints one per input line); otherwise a readable table. Domain
+errors (missing or unreadable file, no model, invalid query, unknown clip) end with one line
+``error: ...`` on stderr and exit code 2 (1 for database errors), never a traceback. Heavy modules
+(torch, the engine, SQLAlchemy) are imported inside the commands so ``dancesearch --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dancesearch.options import DataDirOpt, DbOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from indexer.motion import Motion
+    from search.engine import Engine
+    from search.types import DescribeResponse, Filters, SearchResponse
+
+HIT_KEYS = ("clip_id", "source_path", "start", "end", "score", "labels", "description", "cluster", "generated")
+DESCRIPTION_KEYS = ("text", "score", "cluster")
+
+
+class GenerateMode(StrEnum):
+    """When text search adds a generated motion: below the calibrated threshold, always, or never."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+ModelOpt = Annotated[Path | None, typer.Option(
+    "--model", help="Model directory (env DANCESEARCH_MODEL; default: models/default of the repository).")]
+KOpt = Annotated[int, typer.Option("-k", "--k", help="Number of results.")]
+OffsetOpt = Annotated[int, typer.Option("--offset", help="Skip this many results (paging).")]
+StartOpt = Annotated[float | None, typer.Option("--start", help="Start of the query range, seconds.")]
+EndOpt = Annotated[float | None, typer.Option("--end", help="End of the query range, seconds.")]
+ClipIdOpt = Annotated[int | None, typer.Option("--clip-id", help="Query with a library clip instead of a file.")]
+FileArg = Annotated[Path | None, typer.Argument(help="Motion file (.bvh, .npz, skeletons .json; optionally .gz).")]
+LabelFilterOpt = Annotated[list[str] | None, typer.Option(
+    "--filter", help="Label filter key=value, e.g. genre=waltz (repeatable).")]
+SourceOpt = Annotated[str | None, typer.Option("--source", help="Only clips of this source.")]
+MinDurOpt = Annotated[float | None, typer.Option("--min-duration", help="Only clips at least this long (s).")]
+MaxDurOpt = Annotated[float | None, typer.Option("--max-duration", help="Only clips at most this long (s).")]
+ClusterOpt = Annotated[bool | None, typer.Option(
+    "--cluster-filter/--no-cluster-filter", help="Keep only results in the query's semantic cluster "
+                                                 "(default: the model's calibrated choice).")]
+
+
+class CliInputError(ValueError):
+    """Bad command-line input found before the engine is asked (conflicting or malformed options)."""
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn domain errors into one ``error: ...`` line on stderr and a non-zero exit (never a traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.library import LibraryError
+    from db.migrate import SchemaError
+    from indexer.motion import MotionError
+    from search.errors import SearchError
+
+    try:
+        yield
+    except (CliInputError, SearchError, MotionError) as exc:
+        raise fail(str(exc), 2) from None
+    except (LibraryError, SchemaError, SQLAlchemyError) as exc:
+        raise fail(f"library: {str(exc).splitlines()[0]}", 1) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise fail(f"{where}{exc.strerror or exc}", 1) from None
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` on stderr; the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def engine_for(model: Path | None, data_dir: Path | None, db: str | None, progress: bool = True) -> Iterator[Engine]:
+    """The Engine for one command (indexes checked on the first query), closed afterwards."""
+    from dancesearch.engine_factory import open_engine
+
+    engine = open_engine(model, data_dir, db, sync=False, progress=progress)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def make_filters(labels: list[str] | None, source: str | None, min_duration: float | None,
+                 max_duration: float | None) -> Filters:
+    """Filters from the options; ``--filter`` pairs must be ``key=value``."""
+    from search.types import Filters
+
+    parsed: dict[str, str] = {}
+    for pair in labels or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliInputError(f"--filter {pair!r} is not of the form key=value")
+        parsed[key.strip()] = value.strip()
+    return Filters(source=source or None, labels=parsed, min_duration=min_duration, max_duration=max_duration)
+
+
+def hits_json(response: SearchResponse) -> dict[str, Any]:
+    """The ``--json`` document of a search: ``{"results": [{HIT_KEYS...}]}``."""
+    return {"results": [{key: getattr(hit, key) for key in HIT_KEYS} for hit in response.results]}
+
+
+def descriptions_json(response: DescribeResponse) -> dict[str, Any]:
+    """The ``--json`` document of describe: ``{"results": [{"text", "score", "cluster"}]}``."""
+    return {"results": [{key: getattr(d, key) for key in DESCRIPTION_KEYS} for d in response.results]}
+
+
+def print_json(doc: Any) -> None:
+    typer.echo(json.dumps(doc, ensure_ascii=False))
+
+
+def print_hits(response: SearchResponse) -> None:
+    """A readable table of hits (rank, score, clip, time span, what it is, where it comes from)."""
+    if not response.results:
+        typer.echo("no matching clips")
+    for rank, hit in enumerate(response.results, start=response.offset + 1):
+        if hit.generated:
+            typer.echo(f"{rank:3d}. {hit.score:6.3f}  generated {hit.end - hit.start:5.1f}s motion for "
+                       f"{hit.description!r} (save it with `dancesearch generate`)")
+            continue
+        what = hit.description or ", ".join(f"{k}={v}" for k, v in hit.labels.items() if k != "dance")
+        span = f"{hit.start:.2f}-{hit.end:.2f}s"
+        typer.echo(f"{rank:3d}. {hit.score:6.3f}  clip {hit.clip_id:<5} {span:<15} "
+                   f"cluster {'-' if hit.cluster is None else hit.cluster:<3} {what[:50]:<50}  {hit.source_path}")
+
+
+def print_descriptions(response: DescribeResponse) -> None:
+    if not response.results:
+        typer.echo("no descriptions")
+    for rank, d in enumerate(response.results, start=1):
+        typer.echo(f"{rank:3d}. {d.score:6.3f}  cluster {'-' if d.cluster is None else d.cluster:<3} {d.text}")
+
+
+def batch_queries(path: Path) -> list[str]:
+    """Non-blank lines of a batch file (``-`` reads standard input)."""
+    if str(path) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CliInputError(f"{path}: cannot read the batch file ({reason})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _text_batch(engine: Engine, queries: list[str], **kwargs: Any) -> int:
+    """Answer each query, printing one JSON line each (an ``error`` line for a bad one); the failures."""
+    from search.errors import SearchError
+
+    failures = 0
+    for query in queries:
+        try:
+            doc: dict[str, Any] = {"query": query, **hits_json(engine.search_text(query, **kwargs))}
+        except SearchError as exc:
+            failures += 1
+            typer.echo(f"error: query {query[:60]!r}: {exc}", err=True)
+            doc = {"query": query, "error": str(exc)}
+        print_json(doc)
+    return failures
+
+
+def search_text(
+    query: Annotated[str | None, typer.Argument(help="What to look for, e.g. \"a slow waltz turn\".")] = None,
+    batch: Annotated[Path | None, typer.Option(
+        "--batch", help="File with one query per line ('-' = stdin); prints one JSON line per query.")] = None,
+    k: KOpt = 10, offset: OffsetOpt = 0, label: LabelFilterOpt = None, source: SourceOpt = None,
+    min_duration: MinDurOpt = None, max_duration: MaxDurOpt = None, cluster_filter: ClusterOpt = None,
+    generate: Annotated[GenerateMode, typer.Option(
+        "--generate", help="Add a generated motion: auto (when nothing matches well), always, never.")
+    ] = GenerateMode.auto,
+    json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
+) -> None:
+    """Text -> motion: the library moments that best match a description."""
+    with cli_errors():
+        if (query is None) == (batch is None):
+            raise CliInputError("give either a QUERY or --batch FILE")
+        filters = make_filters(label, source, min_duration, max_duration)
+        queries = batch_queries(batch) if batch is not None else []
+        kwargs: dict[str, Any] = {"k": k, "offset": offset, "filters": filters, "cluster_filter": cluster_filter,
+                                  "generate": generate.value}
+        with engine_for(model, data_dir, db) as engine:
+            if batch is not None:
+                failures = _text_batch(engine, queries, **kwargs)
+                if failures:
+                    raise fail(f"{failures} of {len(queries)} queries failed", 2)
+                return
+            response = engine.search_text(query or "", **kwargs)
+    if json_out:
+        print_json(hits_json(response))
+    else:
+        print_hits(response)
+
+
+def _query_source(file: Path | None, clip_id: int | None) -> None:
+    if (file is None) == (clip_id is None):
+        raise CliInputError("give either a motion FILE or --clip-id ID")
+
+
+def _load(file: Path | None) -> Motion | None:
+    """The motion file of a query (read before the model loads, so a bad file fails fast)."""
+    if file is None:
+        return None
+    from indexer.formats import load_motion
+
+    return load_motion(file)
+
+
+def search_clip(
+    file: FileArg = None, clip_id: ClipIdOpt = None, start: StartOpt = None, end: EndOpt = None,
+    k: KOpt = 10, offset: OffsetOpt = 0, label: LabelFilterOpt = None, source: SourceOpt = None,
+    min_duration: MinDurOpt = None, max_duration: MaxDurOpt = None, cluster_filter: ClusterOpt = None,
+    json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
+) -> None:
+    """Motion -> motion: library moments like a motion file or a library clip (excluded from its results)."""
+    with cli_errors():
+        _query_source(file, clip_id)
+        filters = make_filters(label, source, min_duration, max_duration)
+        kwargs: dict[str, Any] = {"start": start, "end": end, "k": k, "offset": offset, "filters": filters,
+                                  "cluster_filter": cluster_filter}
+        motion = _load(file)
+        with engine_for(model, data_dir, db) as engine:
+            if motion is None:
+                response = engine.search_clip(clip_id or 0, **kwargs)
+            else:
+                response = engine.search_motion(motion, **kwargs)
+    if json_out:
+        print_json(hits_json(response))
+    else:
+        print_hits(response)
+
+
+def describe(
+    file: FileArg = None, clip_id: ClipIdOpt = None, start: StartOpt = None, end: EndOpt = None,
+    k: KOpt = 5, cluster_filter: ClusterOpt = None, json_out: JsonOpt = False, model: ModelOpt = None,
+    data_dir: DataDirOpt = None, db: DbOpt = None,
+) -> None:
+    """Motion -> text: the descriptions that best fit a motion file or a library clip."""
+    with cli_errors():
+        _query_source(file, clip_id)
+        motion = _load(file)
+        with engine_for(model, data_dir, db) as engine:
+            if motion is None:
+                response = engine.describe_clip(clip_id or 0, start, end, k, cluster_filter)
+            else:
+                response = engine.describe(motion, start, end, k, cluster_filter)
+    if json_out:
+        print_json(descriptions_json(response))
+    else:
+        print_descriptions(response)
+
+
+def generate(
+    query: Annotated[str, typer.Argument(help="The motion to make, e.g. \"a person jumps twice\".")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write: FILE.bvh (canonical skeleton) or "
+                                                    "FILE.json (joint positions).")],
+    seconds: Annotated[float, typer.Option("--seconds", help="Length of the motion.")] = 4.0,
+    json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
+) -> None:
+    """Text -> new motion: synthesize a motion for a description and save it as BVH or JSON."""
+    from search.export import motion_to_bvh, motion_to_json
+
+    with cli_errors():
+        suffix = out.suffix.lower()
+        if suffix not in (".bvh", ".json"):
+            raise CliInputError(f"{out}: --out must end in .bvh or .json")
+        if not out.parent.is_dir():
+            raise CliInputError(f"{out}: folder {out.parent} does not exist")
+        with engine_for(model, data_dir, db) as engine:
+            generated_id, motion = engine.generate(query, seconds)
+        text = motion_to_bvh(motion) if suffix == ".bvh" else json.dumps(motion_to_json(motion))
+        out.write_text(text, encoding="utf-8")
+    if json_out:
+        print_json({"out": str(out), "generated_id": generated_id, "frames": motion.n_frames,
+                    "seconds": motion.duration})
+    else:
+        typer.echo(f"wrote {motion.duration:.1f} s of motion ({motion.n_frames} frames) to {out}")
+
+
+def reindex(json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None,
+            db: DbOpt = None) -> None:
+    """Re-embed the whole library with the model and rebuild every index (after a model change)."""
+    with cli_errors(), engine_for(model, data_dir, db, progress=True) as engine:
+        report = engine.reindex()
+    if json_out:
+        print_json(report)
+        return
+    sizes = ", ".join(f"{name} {r['size']} ({r['backend']})" for name, r in report["indexes"].items())
+    typer.echo(f"rebuilt the indexes with model {report['model_version']} in {report['seconds']:.1f} s: {sizes}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``search text|clip``, ``describe``, ``generate`` and ``reindex`` to the top-level app."""
+    group = typer.Typer(help="Search the library by text or by an example motion.", no_args_is_help=True)
+    group.command("text")(search_text)
+    group.command("clip")(search_clip)
+    app.add_typer(group, name="search")
+    app.command("describe")(describe)
+    app.command("generate")(generate)
+    app.command("reindex")(reindex)
