@@ -12,9 +12,15 @@ CorpusOpt = Annotated[Path, typer.Option("--corpus", help="Corpus folder with ma
 
 
 def _threads() -> None:
+    """Torch threads from DANCESEARCH_TORCH_THREADS (default: torch's own choice). On a shared or
+    busy 2-core machine 1 thread is faster for these small recurrent models (no OpenMP spinning)."""
+    import os
+
     import torch
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    value = os.environ.get("DANCESEARCH_TORCH_THREADS")
+    if value:
+        torch.set_num_threads(max(1, int(value)))
 
 
 def train(

@@ -1,0 +1,92 @@
+"""Motion modules: the recurrent encoder with temporal attention, the GRU pose decoder, and the VAE.
+
+Inputs are normalised window features (B, S, F): S frames of F = 19 joints x 3 heading-relative
+coordinates (see :mod:`indexer.windows`). The encoder (Linear -> LSTM -> attention pooling) is shared
+by the VAE (stage 1) and the InfoNCE motion encoder (stage 7); the decoder (Linear -> repeat S times
+-> GRU -> Linear per frame) by the VAE and the text-to-dance generator (stage 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from embedders.base import SavableModule
+from indexer.windows import DEFAULT_SIZE, N_FEATURES
+
+
+class MotionEncoder(nn.Module):
+    """(B, S, F) -> (B, H): per-frame Linear to H, LSTM(H), softmax attention over frames."""
+
+    def __init__(self, n_features: int, hidden: int) -> None:
+        super().__init__()
+        self.frame = nn.Linear(n_features, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states, _ = self.lstm(torch.relu(self.frame(x)))
+        weights = torch.softmax(self.score(states), dim=1)  # (B, S, 1)
+        return (weights * states).sum(dim=1)
+
+
+class PoseDecoder(nn.Module):
+    """(B, C) -> (B, S, F): Linear to H, repeated over S frames, GRU(H), Linear to F per frame."""
+
+    def __init__(self, cond_dim: int, hidden: int, n_features: int, seq_len: int) -> None:
+        super().__init__()
+        self.seq_len = seq_len
+        self.input = nn.Linear(cond_dim, hidden)
+        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        self.output = nn.Linear(hidden, n_features)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.input(cond)).unsqueeze(1).expand(-1, self.seq_len, -1)
+        states, _ = self.gru(h.contiguous())
+        return self.output(states)
+
+
+@dataclass
+class VAEConfig:
+    """Sizes of the dance VAE: window length S, features F, hidden H, latent L."""
+
+    n_features: int = N_FEATURES
+    seq_len: int = DEFAULT_SIZE
+    hidden: int = 128
+    latent: int = 128
+
+
+class DanceVAE(SavableModule):
+    """Stage 1: variational autoencoder of windows; `encode(x)` gives (mu, logvar), `decode(z)` poses."""
+
+    Config = VAEConfig
+    config: VAEConfig
+
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = MotionEncoder(c.n_features, c.hidden)
+        self.mu = nn.Linear(c.hidden, c.latent)
+        self.logvar = nn.Linear(c.hidden, c.latent)
+        self.decoder = PoseDecoder(c.latent, c.hidden, c.n_features, c.seq_len)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows (B, S, F) -> mu, logvar, each (B, L)."""
+        h = self.encoder(x)
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, L) -> windows (B, S, F)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction (sampled z in training mode, z = mu in eval mode), mu and logvar."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decode(z), mu, logvar
+
+    def embed_mu(self, x: torch.Tensor) -> torch.Tensor:
+        """The deterministic dance latent mu (B, L) used by every later stage."""
+        return self.encode(x)[0]

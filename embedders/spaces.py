@@ -1,0 +1,108 @@
+"""Joint motion-text embedding spaces with one interface, so search and evaluation can swap them.
+
+Both spaces offer `embed_motion(x (N, S, F)) -> (N, D)` and `embed_text(minilm (N, 384)) -> (N, D)`,
+L2-normalised, so cosine similarity is a dot product:
+- :class:`SharedSpace` (stage 7, TMR-style): its own motion encoder and a text head trained with
+  symmetric InfoNCE; D = `dim` (256 by default).
+- :class:`TripletSpace` (paper, stages 1+3+4): VAE mu -> dance head, MiniLM -> stage-3 projector ->
+  text head; D = L. Built from the saved stage modules, it has no weights of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from embedders.base import SavableModule, copy_matching
+from embedders.heads import ProjectionHeads
+from embedders.motion import DanceVAE, MotionEncoder
+from embedders.text import MINILM_DIM, TextProjector
+from indexer.windows import DEFAULT_SIZE, N_FEATURES
+
+log = logging.getLogger(__name__)
+
+
+class JointSpace(Protocol):
+    """What search and evaluation need from a joint space."""
+
+    dim: int
+
+    def embed_motion(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def embed_text(self, minilm_emb: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class SharedSpaceConfig:
+    """Stage-7 sizes: encoder hidden H, text-head hidden, shared dim D."""
+
+    n_features: int = N_FEATURES
+    seq_len: int = DEFAULT_SIZE
+    hidden: int = 128
+    text_dim: int = MINILM_DIM
+    text_hidden: int = 512
+    dim: int = 256
+
+
+class SharedSpace(SavableModule):
+    """Stage 7: motion encoder (Linear, LSTM, attention, Linear to D) and text MLP (384 -> D)."""
+
+    Config = SharedSpaceConfig
+    config: SharedSpaceConfig
+
+    def __init__(self, config: SharedSpaceConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = MotionEncoder(c.n_features, c.hidden)
+        self.motion_out = nn.Linear(c.hidden, c.dim)
+        self.text_head = nn.Sequential(nn.Linear(c.text_dim, c.text_hidden), nn.ReLU(),
+                                       nn.Linear(c.text_hidden, c.dim))
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    def init_from_vae(self, vae: DanceVAE) -> list[str]:
+        """Start the motion encoder from the VAE encoder where shapes allow; returns the copied names."""
+        copied = copy_matching(self.encoder, vae.encoder)
+        log.info("shared space: %d encoder tensors initialised from the VAE", len(copied))
+        return copied
+
+    def embed_motion(self, x: torch.Tensor) -> torch.Tensor:
+        """Windows (N, S, F) -> unit vectors (N, D)."""
+        return F.normalize(self.motion_out(self.encoder(x)), dim=-1)
+
+    def embed_text(self, minilm_emb: torch.Tensor) -> torch.Tensor:
+        """MiniLM embeddings (N, 384) -> unit vectors (N, D)."""
+        return F.normalize(self.text_head(minilm_emb), dim=-1)
+
+
+class TripletSpace(nn.Module):
+    """The paper's space: heads over VAE mu and over the stage-3 text latent, outputs L2-normalised.
+
+    The heads were trained with Euclidean triplet distances on unnormalised outputs; retrieval here
+    uses the cosine (the direction), as every other space in the system does.
+    """
+
+    def __init__(self, vae: DanceVAE, projector: TextProjector, heads: ProjectionHeads) -> None:
+        super().__init__()
+        if not vae.config.latent == projector.config.latent == heads.config.dim:
+            raise ValueError(f"latent sizes differ: VAE {vae.config.latent}, projector "
+                             f"{projector.config.latent}, heads {heads.config.dim}")
+        self.vae, self.projector, self.heads = vae, projector, heads
+
+    @property
+    def dim(self) -> int:
+        return self.heads.config.dim
+
+    def embed_motion(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.heads.dance(self.vae.embed_mu(x)), dim=-1)
+
+    def embed_text(self, minilm_emb: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.heads.text(self.projector(minilm_emb)), dim=-1)
+
