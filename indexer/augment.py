@@ -29,7 +29,7 @@ class AugmentConfig:
 def rotate(windows: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """Rotate each window (N, S, J, 3) about +Y by its angle in radians (N,)."""
     rot = rotation_y(angles).astype(np.float32)
-    return np.einsum("nij,nsmj->nsmi", rot, windows).astype(np.float32)
+    return np.matmul(windows, rot.transpose(0, 2, 1)[:, None]).astype(np.float32, copy=False)
 
 
 def scale(windows: np.ndarray, factors: np.ndarray) -> np.ndarray:

@@ -95,7 +95,7 @@ def to_window_frame(windows: np.ndarray) -> np.ndarray:
     origin[:, 1] = 0.0  # keep height: jumps, crouches and floor work stay visible
     rot = rotation_y(-facing_angles(first)).astype(np.float32)  # (N, 3, 3)
     centred = windows - origin[:, None, None, :]
-    return np.einsum("nij,nsmj->nsmi", rot, centred).astype(np.float32)
+    return np.matmul(centred, rot.transpose(0, 2, 1)[:, None]).astype(np.float32, copy=False)
 
 
 def window_features(windows: np.ndarray) -> np.ndarray:

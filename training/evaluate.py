@@ -134,6 +134,7 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
                    "motion_to_text": random_motion_to_text(model, split),
                    "motion_to_motion": random_motion_to_motion(split)},
         "raw canonical features": {"motion_to_motion": motion_to_motion(raw_feature_vectors(split), split, None)},
+        "VAE latent mu (stage 1)": {"motion_to_motion": motion_to_motion(vae_vectors(model, split), split, None)},
     }
     rows.update(_space_rows(model, split, cap_q, user_q, comp_q))
     report = {
@@ -152,6 +153,15 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
     (opts.out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
     write_report(report, opts.out / "report.md")
     return report
+
+
+def vae_vectors(model: DanceSearchModel, split: EncodedSplit) -> np.ndarray:
+    """Stage-1 VAE means of the windows, L2-normalised (a motion -> motion candidate space)."""
+    import torch
+
+    with torch.no_grad():
+        mu = model.vae.embed_mu(split.features).numpy()
+    return mu / np.maximum(np.linalg.norm(mu, axis=1, keepdims=True), 1e-8)
 
 
 def _json_default(o: Any) -> Any:
