@@ -80,6 +80,10 @@ def load_model(model: str | os.PathLike[str] | None = None) -> DanceSearchModel:
     import torch
 
     torch.set_num_threads(torch_threads())
+    import faiss
+
+    # The same for FAISS's OpenMP pool: single searches are 0.04 ms with 1 thread, 8 ms with 2 busy ones.
+    faiss.omp_set_num_threads(torch_threads())
     from embedders.base import ModelLoadError
     from embedders.runtime import DanceSearchModel
 

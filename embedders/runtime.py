@@ -131,6 +131,13 @@ class DanceSearchModel:
     def embed_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
         return self.embed_features(self.window_features(positions, starts))
 
+    def embed_clips(self, clips: Sequence[tuple[np.ndarray, Sequence[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and clusters of the windows of several clips, features computed once per window."""
+        if not clips:
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
+        x = torch.cat([self.window_features(p, s) for p, s in clips])
+        return self.embed_features(x), self.clusters_of_features(x)
+
     @torch.no_grad()
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self.space.embed_text(self.minilm(texts)).numpy()

@@ -32,6 +32,10 @@ class WindowEmbedder(Protocol):
         """(len(starts), dim) embeddings of the windows of one canonical clip (T, J, 3) starting at
         `starts` (frames); windows running past the end repeat the last frame."""
 
+    def embed_clips(self, clips: Sequence[tuple[np.ndarray, Sequence[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings (N, dim) and cluster ids (N,) of the windows of several clips in one batch:
+        the same as `embed_windows` and `cluster_of` clip by clip, with fewer, larger model calls."""
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) embeddings of texts in the shared space (for text -> motion queries)."""
 

@@ -50,6 +50,8 @@ WINDOWS = "windows"
 DESCRIPTIONS = "descriptions"
 INDEXED_KINDS = ("model", "clip")
 ADD_CHUNK = 50_000
+# Windows per model call while indexing (several clips batched together).
+MODEL_BATCH = 512
 """Vectors are added to an index in chunks of this many (bounds memory; IVF trains on the first)."""
 TEXT_BATCH = 256
 
@@ -258,34 +260,47 @@ class IndexManager:
         keys = ann_db.motion_keys(self.lib, np.unique(clip_of).tolist())
         bounds = np.flatnonzero(np.diff(clip_of)) + 1
         pending: list[_Batch] = []
+        clips: list[tuple[np.ndarray, list[int]]] = []
+        ids: list[np.ndarray] = []
         with self._progress(len(rows), "embedding windows", "win") as bar:
             for group in np.split(rows, bounds) if rows.size else []:
-                batch = self._embed_clip(table, group, keys.get(int(table.clip_ids[group[0]])))
-                if batch is not None:
-                    pending.append(batch)
-                bar.update(len(group))
+                positions = self._clip_positions(int(table.clip_ids[group[0]]), keys)
+                if positions is not None:
+                    clips.append((positions, table.starts[group].tolist()))
+                    ids.append(table.ids[group])
+                if sum(len(s) for _, s in clips) >= MODEL_BATCH:
+                    pending.append(self._embed_clips(clips, ids))
+                    bar.update(len(pending[-1].ids))
+                    clips, ids = [], []
                 if sum(len(b.ids) for b in pending) >= ADD_CHUNK:
                     yield _merge(pending)
                     pending = []
+            if clips:
+                pending.append(self._embed_clips(clips, ids))
+                bar.update(len(pending[-1].ids))
         if pending:
             yield _merge(pending)
 
-    def _embed_clip(self, table: ann_db.WindowTable, group: np.ndarray, key: str | None) -> _Batch | None:
-        clip_id = int(table.clip_ids[group[0]])
+    def _clip_positions(self, clip_id: int, keys: dict[int, str]) -> np.ndarray | None:
+        key = keys.get(clip_id)
         if key is None:
             logger.info("clip %d was deleted while indexing; skipping its windows", clip_id)
             return None
         try:
-            positions = self.lib.store.get(key)
+            return self.lib.store.get(key)
         except StoreError as exc:
             logger.error("clip %d cannot be indexed: %s", clip_id, exc)
             return None
-        starts = table.starts[group].tolist()
-        vectors = _normalised(self.model.embed_windows(positions, starts), len(starts), "window embeddings")
-        clusters = np.asarray(self.model.cluster_of(positions, starts)).reshape(-1)
-        if clusters.shape != (len(starts),):
-            raise IndexBuildError(f"model returned {clusters.shape} window clusters for {len(starts)} windows")
-        return _Batch(vectors, table.ids[group], [int(c) for c in clusters])
+
+    def _embed_clips(self, clips: list[tuple[np.ndarray, list[int]]], ids: list[np.ndarray]) -> _Batch:
+        """One batched model call for the windows of several clips."""
+        n = sum(len(s) for _, s in clips)
+        vectors, clusters = self.model.embed_clips(clips)
+        vectors = _normalised(vectors, n, "window embeddings")
+        clusters = np.asarray(clusters).reshape(-1)
+        if clusters.shape != (n,):
+            raise IndexBuildError(f"model returned {clusters.shape} window clusters for {n} windows")
+        return _Batch(vectors, np.concatenate(ids), [int(c) for c in clusters])
 
     def _embed_descriptions(self, todo: np.ndarray) -> Iterator[_Batch]:
         wanted = {int(i) for i in todo}

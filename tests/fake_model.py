@@ -152,6 +152,12 @@ class FakeModel:
         out = full.astype(np.float32) @ self._proj.T
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
+    def embed_clips(self, clips: Sequence[tuple[np.ndarray, Sequence[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        if not clips:
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
+        return (np.concatenate([self.embed_windows(p, s) for p, s in clips]),
+                np.concatenate([np.asarray(self.cluster_of(p, s)).reshape(-1) for p, s in clips]))
+
     def embed_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
         self.windows_embedded += len(starts)
         return self._embed(self._stats(positions, starts))
