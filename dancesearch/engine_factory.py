@@ -5,9 +5,13 @@ Model resolution, the same everywhere: an explicit directory (``--model DIR``), 
 A missing or unloadable model is a :class:`search.errors.ModelMissing` whose message says what was
 looked for and how to train one.
 
-Torch runs with ``DANCESEARCH_TORCH_THREADS`` threads (default 1): a single query is a few small
-matrix products, and on a busy machine several OpenMP threads spin against each other (measured:
-one MiniLM query 6.8 ms with 1 thread, 317 ms with 2 threads on 2 shared cores).
+Threads: torch runs with ``DANCESEARCH_TORCH_THREADS`` threads (default: the core count, at most 4)
+and FAISS with one thread per query. Measured on the 2-core machine with the demo server: text query
+p50 over HTTP 13.5 ms with 2 torch threads and 15.6 ms with 1, and 98 against 87 queries/s with 8
+clients. On a machine busy with other work, OpenMP threads that spin while waiting can make 2 threads
+far slower than 1 (one MiniLM query: 317 ms against 6.8 ms with 1 thread under a load average of 5);
+the CLI therefore defaults ``OMP_WAIT_POLICY=PASSIVE``, and a busy host should set
+``DANCESEARCH_TORCH_THREADS=1``. A single FAISS search is faster on one thread (the benchmark).
 
 Heavy modules (torch, the model, the engine) are imported inside the functions, so importing this
 module costs nothing.
@@ -65,13 +69,14 @@ def resolve_model_dir(model: str | os.PathLike[str] | None = None) -> Path:
 
 
 def torch_threads() -> int:
-    """The torch thread count from ``$DANCESEARCH_TORCH_THREADS`` (default 1; bad values mean 1)."""
+    """The torch thread count from ``$DANCESEARCH_TORCH_THREADS`` (default: cores, at most 4)."""
+    default = max(1, min(4, os.cpu_count() or 1))
     raw = os.environ.get(THREADS_ENV, "").strip()
     try:
-        return max(1, int(raw)) if raw else 1
+        return max(1, int(raw)) if raw else default
     except ValueError:
-        logger.warning("%s=%r is not an integer; using 1 thread", THREADS_ENV, raw)
-        return 1
+        logger.warning("%s=%r is not an integer; using %d threads", THREADS_ENV, raw, default)
+        return default
 
 
 def load_model(model: str | os.PathLike[str] | None = None) -> DanceSearchModel:
@@ -82,8 +87,8 @@ def load_model(model: str | os.PathLike[str] | None = None) -> DanceSearchModel:
     torch.set_num_threads(torch_threads())
     import faiss
 
-    # The same for FAISS's OpenMP pool: single searches are 0.04 ms with 1 thread, 8 ms with 2 busy ones.
-    faiss.omp_set_num_threads(torch_threads())
+    # One FAISS thread per query: single searches are faster on one thread (see the benchmark).
+    faiss.omp_set_num_threads(1)
     from embedders.base import ModelLoadError
     from embedders.runtime import DanceSearchModel
 

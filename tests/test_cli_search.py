@@ -257,10 +257,13 @@ def test_shipped_default_is_models_default_of_the_repository(monkeypatch: pytest
     assert factory.default_model_dir() == REPO / "models" / "default"
 
 
-@pytest.mark.parametrize(("value", "threads"), [(None, 1), ("3", 3), ("0", 1), ("many", 1)])
-def test_torch_threads_from_environment(monkeypatch: pytest.MonkeyPatch, value: str | None, threads: int) -> None:
+@pytest.mark.parametrize(("value", "cores", "threads"),
+                         [(None, 2, 2), (None, 16, 4), (None, None, 1), ("3", 2, 3), ("0", 2, 1), ("many", 2, 2)])
+def test_torch_threads_from_environment(monkeypatch: pytest.MonkeyPatch, value: str | None, cores: int | None,
+                                        threads: int) -> None:
     from dancesearch.engine_factory import torch_threads
 
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
     if value is None:
         monkeypatch.delenv("DANCESEARCH_TORCH_THREADS", raising=False)
     else:

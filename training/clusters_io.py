@@ -28,7 +28,7 @@ def _caption(windows: SplitWindows, i: int) -> str | None:
 
 def describe_clusters(clu: Clustering, windows: SplitWindows) -> list[dict[str, Any]]:
     """Per cluster: size, description from the exemplars' captions, top label keys of all members."""
-    out = []
+    out: list[dict[str, Any]] = []
     for c in range(clu.k):
         members = np.flatnonzero(clu.labels == c)
         exemplar_caps = Counter(cap for i in clu.nearest[c] if (cap := _caption(windows, int(i))))

@@ -78,5 +78,8 @@ TARGETS: dict[str, float] = {
     "load_errors": 0.0,
     "scale_recall_at_10": 0.95,      # at the largest size (10^6 in the full run)
     "scale_p50_ms": 10.0,
+    # Not an issue target: the engine keeps exact (flat) search while it costs at most a third of the
+    # 15 ms text-query budget (the rest is the text encoder and the HTTP round trip).
+    "flat_p50_ms": 5.0,
 }
 """The issue's targets on the 2-core reference machine; the report says MET or MISSED next to each."""

@@ -55,13 +55,14 @@ def _section(report: dict[str, Any], failed: dict[str, str], name: str, fn: Call
 
 
 def _load_model(cfg: BenchConfig) -> Any:
-    from embedders.base import ModelLoadError
-    from embedders.runtime import DanceSearchModel
+    """The model loaded exactly as the CLI and the service load it (same torch/FAISS thread settings)."""
+    from dancesearch.engine_factory import load_model
+    from search.errors import ModelMissing
 
     try:
-        return DanceSearchModel(cfg.model)
-    except (ModelLoadError, OSError, ValueError, KeyError) as exc:
-        raise BenchError(f"cannot load the model {cfg.model}: {exc}") from None
+        return load_model(cfg.model)
+    except ModelMissing as exc:
+        raise BenchError(str(exc)) from None
 
 
 def run(cfg: BenchConfig, progress: bool = True) -> BenchOutcome:

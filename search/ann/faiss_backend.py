@@ -311,7 +311,7 @@ class HNSWIndex(FaissIndex):
     TOMBSTONE_FILE: ClassVar[str] = "tombstones.npy"
 
     def __init__(self, dim: int, metadata: Mapping[str, Any] | None = None, use_gpu: bool | None = None,
-                 m: int = 32, ef_construction: int = 200, ef_search: int = 64) -> None:
+                 m: int = 32, ef_construction: int = 200, ef_search: int = 256) -> None:
         super().__init__(dim, metadata, use_gpu)
         for name, value in (("m", m), ("ef_construction", ef_construction), ("ef_search", ef_search)):
             if not isinstance(value, int) or value < 1:
