@@ -47,6 +47,8 @@ RESCORE_CHUNK = 8192
 """Members are rescored in chunks this small (FAISS answers small id subsets exactly and fast)."""
 SPAN_MARGIN = 0.05
 """Windows next to the best one join the hit's span when their score is at least best - margin."""
+MAX_SPAN_FRAMES = 150
+"""A hit's span is at most this many canonical frames (6 s at 25 fps)."""
 
 
 class Groups(Protocol):
@@ -157,21 +159,30 @@ def _rescore(index: AnnIndex, queries: np.ndarray, groups: Groups, candidates: n
 
 
 def best_span(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray,
-              margin: float = SPAN_MARGIN) -> tuple[int, int, int]:
+              margin: float = SPAN_MARGIN, max_frames: int = MAX_SPAN_FRAMES) -> tuple[int, int, int]:
     """``(start frame, end frame, index of the best window)`` of a clip hit: the best window
-    extended over contiguous neighbours (overlapping or touching) scoring at least best - margin."""
+    extended over contiguous neighbours (overlapping or touching) scoring at least best - margin,
+    the better-scoring side first, while the span stays within `max_frames` (a hit is a moment: a
+    clip that matches everywhere, like a long waltz for "waltz", is not returned whole)."""
     order = np.lexsort((np.arange(starts.size), starts))
     s, e, sc = starts[order], ends[order], scores[order]
     best = int(np.flatnonzero(sc == sc.max())[0])
     threshold = sc[best] - margin
     lo = hi = best
     span_start, span_end = int(s[best]), int(e[best])
-    while lo > 0 and e[lo - 1] >= span_start and sc[lo - 1] >= threshold:
-        lo -= 1
-        span_start = min(span_start, int(s[lo]))
-    while hi + 1 < s.size and s[hi + 1] <= span_end and sc[hi + 1] >= threshold:
-        hi += 1
-        span_end = max(span_end, int(e[hi]))
+    while True:
+        left = lo > 0 and e[lo - 1] >= span_start and sc[lo - 1] >= threshold \
+            and span_end - min(span_start, int(s[lo - 1])) <= max_frames
+        right = hi + 1 < s.size and s[hi + 1] <= span_end and sc[hi + 1] >= threshold \
+            and max(span_end, int(e[hi + 1])) - span_start <= max_frames
+        if not (left or right):
+            break
+        if left and (not right or sc[lo - 1] >= sc[hi + 1]):
+            lo -= 1
+            span_start = min(span_start, int(s[lo]))
+        else:
+            hi += 1
+            span_end = max(span_end, int(e[hi]))
     return span_start, span_end, int(order[best])
 
 

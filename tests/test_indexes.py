@@ -279,6 +279,17 @@ def test_best_span_merges_adjacent_high_windows() -> None:
     assert hits.best_span(np.array([0, 100]), np.array([50, 150]), np.array([0.9, 0.9]))[:2] == (0, 50)
 
 
+def test_best_span_is_a_moment_not_the_whole_clip() -> None:
+    starts = np.arange(0, 1000, 20)
+    ends = starts + 50
+    scores = np.full(starts.size, 0.9)
+    scores[25] = 0.92  # a long clip that matches everywhere, best at frame 500
+    a, b, best = hits.best_span(starts, ends, scores)
+    assert best == 25 and a <= 500 and b >= 550
+    assert b - a <= hits.MAX_SPAN_FRAMES
+    assert hits.best_span(starts, ends, scores, max_frames=50)[:2] == (500, 550)
+
+
 def test_generated_and_clip_motions_are_distinct_fixtures() -> None:
     """Sanity of the fake model: each synthetic motion lands in its own cluster."""
     model = FakeModel()
