@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from db.library import Library
-from indexer.augment import AugmentConfig, augment, random_speeds
+from indexer.augment import AugmentConfig, augment, mirror, random_speeds
 from indexer.normalize import Normalizer
 from indexer.windows import extract_window, to_window_frame
-from training.stages.inputs import WindowSet
+from training.stages.inputs import BatchFn, WindowSet
 from training.text.captions import CaptionError, captions_for_labels
 from training.text.relevance import try_label_key
 
@@ -141,7 +141,7 @@ def mirror_allowed(windows: SplitWindows) -> np.ndarray:
                      for labels in windows.labels], dtype=bool)
 
 
-def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentConfig):
+def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentConfig) -> BatchFn:
     """The training `batch_fn`: cut with a random speed, augment, flatten, normalise."""
     can_mirror = mirror_allowed(windows)
 
@@ -151,7 +151,6 @@ def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentCon
         aug = augment(pos, rng, AugmentConfig(cfg.max_rotation_deg, cfg.max_scale, 0.0, cfg.max_speed_change))
         flip = mirrorable & (rng.random(len(indices)) < cfg.mirror_prob)
         if flip.any():
-            from indexer.augment import mirror
             aug[flip] = mirror(aug[flip])
         feats = aug.reshape(aug.shape[0], aug.shape[1], -1)
         return torch.from_numpy(normalizer.transform(feats))
@@ -160,7 +159,7 @@ def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentCon
 
 
 def window_set(windows: SplitWindows, normalizer: Normalizer, captions: list[list[int]],
-               groups: torch.Tensor, batch_fn=None) -> WindowSet:
+               groups: torch.Tensor, batch_fn: BatchFn | None = None) -> WindowSet:
     """A trainer input for one split."""
     x = torch.from_numpy(normalizer.transform(windows.features()))
     return WindowSet(x=x, captions=captions, groups=groups, batch_fn=batch_fn)
