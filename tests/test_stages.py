@@ -28,6 +28,7 @@ from training.losses import (
     cosine_embedding_losses,
     hardest_pairs,
     infonce_losses,
+    instance_infonce,
     kl_beta,
     negative_mask,
     vae_losses,
@@ -327,6 +328,26 @@ def test_shared_space_infonce_falls(trained) -> None:  # type: ignore[no-untyped
     assert history["train/loss"][-1] < history["train/loss"][0]
     assert history["val/loss"][-1] < history["val/loss"][0]
     assert {"train/motion_to_text", "train/text_to_motion"} <= set(history)
+
+
+def test_shared_space_instance_term_is_trained_and_falls(trained) -> None:  # type: ignore[no-untyped-def]
+    data = synthetic(n_train=48, n_val=24, n_classes=6, seed=1)
+    noise = torch.Generator().manual_seed(0)
+    data.train.batch_fn = lambda idx, rng: data.train.x[torch.as_tensor(idx)] + 0.05 * torch.randn(
+        (len(idx), *data.train.x.shape[1:]), generator=noise)  # two differently perturbed views
+    _, vae, *_ = trained
+    _, history = train_shared_space(data, vae, SharedSpaceConfig(seq_len=S, hidden=H, text_hidden=32, dim=16),
+                                    SharedSpaceTrainConfig(epochs=6, batch_size=16, lr=3e-3, instance_weight=0.5),
+                                    progress=quiet)
+    assert history["train/instance"][-1] < history["train/instance"][0]
+    assert "val/instance" not in history  # validation keeps the model-selection loss comparable
+
+
+def test_instance_infonce_by_hand() -> None:
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    matched = instance_infonce(a, a, 0.1)
+    swapped = instance_infonce(a, a.flip(0), 0.1)
+    assert matched < 1e-3 < swapped
 
 
 # ---- inputs and config --------------------------------------------------------------------------

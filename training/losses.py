@@ -114,6 +114,14 @@ def infonce_losses(motion: torch.Tensor, text: torch.Tensor, temperature: float,
     return {"motion_to_text": F.cross_entropy(logits, target), "text_to_motion": F.cross_entropy(logits.T, target)}
 
 
+def instance_infonce(view_a: torch.Tensor, view_b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE between two augmented views of the same windows (B, D unit vectors): each
+    window must find its own other view among the batch (instance discrimination, SimCLR-style)."""
+    logits = view_a @ view_b.T / temperature
+    target = torch.arange(len(view_a), device=logits.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
 def cosine_embedding_losses(pred: torch.Tensor, target: torch.Tensor, groups: torch.Tensor,
                             captions: torch.Tensor | None = None, margin: float = 0.2) -> Losses:
     """Stage 5 terms: pull (1 - cos) for matching pairs; push the hardest valid negative below `margin`."""

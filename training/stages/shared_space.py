@@ -1,7 +1,10 @@
 """Stage 7: the TMR-style shared motion-text space trained with a symmetric InfoNCE loss.
 
 Pairs are (window, one of its captions), windows through the training set's `batch_fn`
-(augmentation). In a batch, pair (i, j != i) is a negative only if the two windows are in different
+(augmentation). With `instance_weight` > 0 a second augmented view of every training window is
+embedded too and an instance-discrimination InfoNCE term asks each window to find its own other
+view: caption-level alignment alone maps every window of a label set to one point, while search by
+example needs the space to tell moments of one dance apart. In a batch, pair (i, j != i) is a negative only if the two windows are in different
 groups and carry different captions: windows with the same labels are never pushed apart. The motion
 encoder starts from the VAE encoder where shapes match. AdamW with a warm-up + cosine schedule
 (OneCycle, cosine annealing), early stopping on validation loss.
@@ -18,7 +21,7 @@ import torch
 from embedders.base import pick_device
 from embedders.motion import DanceVAE
 from embedders.spaces import SharedSpace, SharedSpaceConfig
-from training.losses import infonce_losses
+from training.losses import infonce_losses, instance_infonce
 from training.stages.inputs import StageData, WindowSet, shuffled_batches
 from training.stages.loop import History, LoopConfig, ProgressCallback, Stage, fit, run_steps, seed_everything
 
@@ -35,6 +38,7 @@ class SharedSpaceTrainConfig(LoopConfig):
     patience: int = 6
     grad_clip: float = 1.0
     temperature: float = 0.1
+    instance_weight: float = 0.0
 
 
 def _pair_batch(windows: WindowSet, text: torch.Tensor, win: np.ndarray, cap: np.ndarray, motion: torch.Tensor
@@ -70,15 +74,25 @@ def train_shared_space(data: StageData, vae: DanceVAE | None = None, model: Shar
     order = np.random.default_rng(cfg.seed).permutation(len(val_win))
     val_win, val_cap = val_win[order], val_cap[order]
 
+    train_weights = {**weights, "instance": cfg.instance_weight} if cfg.instance_weight > 0 else weights
+
     def compute(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        motion, t, groups, caps = (b.to(device) for b in batch)
-        return infonce_losses(space.embed_motion(motion), space.embed_text(t), cfg.temperature, groups, caps)
+        motion, t, groups, caps, *second = (b.to(device) for b in batch)
+        m = space.embed_motion(motion)
+        losses = infonce_losses(m, space.embed_text(t), cfg.temperature, groups, caps)
+        if second:
+            losses["instance"] = instance_infonce(m, space.embed_motion(second[0]), cfg.temperature)
+        return losses
+
+    def train_batch(win: np.ndarray, cap: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        batch = _pair_batch(data.train, text, win, cap, data.train.batch(win, rng))
+        return (*batch, data.train.batch(win, rng)) if cfg.instance_weight > 0 else batch
 
     def train_epoch(epoch: int, rng: np.random.Generator) -> dict[str, float]:
         win, cap = data.train.random_pairs(rng)
-        batches = (_pair_batch(data.train, text, win[i], cap[i], data.train.batch(win[i], rng))
+        batches = (train_batch(win[i], cap[i], rng)
                    for i in shuffled_batches(len(win), cfg.batch_size, rng, drop_last=True))
-        return run_steps(batches, compute, lambda: weights, optimizer, cfg.grad_clip, space.parameters(),
+        return run_steps(batches, compute, lambda: train_weights, optimizer, cfg.grad_clip, space.parameters(),
                          on_step=lambda: scheduler.step() if scheduler.last_epoch < steps else None)
 
     def evaluate() -> dict[str, float]:
