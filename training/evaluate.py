@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from db.config import LibraryLocation
 from db.library import Library
 from embedders.runtime import DanceSearchModel
+from training.corpus import has_split, ingest_files, manifest_entries, select_files
 from training.data import load_split
 from training.eval_tasks import (
     EncodedSplit,
@@ -61,31 +61,21 @@ class EvalOptions:
 
 
 def eval_library(opts: EvalOptions) -> Library:
-    """Ingest the clips of one split of the corpus into the evaluation library (idempotent)."""
-    from indexer.ingest import Ingester, IngestOptions
-    from indexer.metadata import load_metadata
-
-    manifest = opts.corpus / "manifest.json"
-    if not manifest.is_file():
-        raise EvalError(f"{opts.corpus}: no manifest.json")
-    entries = json.loads(manifest.read_text())["sequences"]
-    paths: list[str] = []
-    per_source: dict[str, int] = {}
-    for e in entries:
-        in_split = e["split"] == opts.split or (isinstance(e["split"], dict) and opts.split in e["split"])
-        if not in_split or (opts.sources is not None and e["source"] not in opts.sources):
-            continue
-        per_source[e["source"]] = n = per_source.get(e["source"], 0) + 1
-        if opts.max_clips_per_source is None or n <= opts.max_clips_per_source:
-            paths.append(str(opts.corpus / e["file"]))
-    lib = Library.open(LibraryLocation.resolve(opts.work / "library"))
-    Ingester(lib, IngestOptions(workers=opts.workers, metadata=load_metadata([manifest]))).run(paths)
+    """Ingest the files with any part in the evaluated split into the evaluation library (idempotent)."""
+    try:
+        paths = select_files(opts.corpus, lambda e: has_split(e, opts.split), opts.sources,
+                             opts.max_clips_per_source)
+    except FileNotFoundError as exc:
+        raise EvalError(str(exc)) from None
+    lib, failed = ingest_files(opts.corpus, paths, opts.work / "library", opts.workers)
+    if failed:
+        raise EvalError(f"{failed} corpus files of split {opts.split!r} failed to ingest")
     return lib
 
 
 def heldout_combinations(corpus: Path) -> set[str]:
     """Label keys of bandai-1 content x style combinations that appear only in `test`."""
-    entries = json.loads((corpus / "manifest.json").read_text())["sequences"]
+    entries = manifest_entries(corpus)
     seen_train = {try_label_key(e["source"], e["labels"]) for e in entries
                   if e["source"] == "bandai-1" and e["split"] != "test"}
     return {k for e in entries if e["source"] == "bandai-1" and e["split"] == "test"

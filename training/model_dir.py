@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 from embedders.text import TextProjector
 from training.clusters_io import cluster_descriptions
+from training.corpus import manifest_entries
 from training.text.captions import CaptionError, canonical_caption
 from training.text.relevance import try_label_key
 from training.textcache import TextEmbeddingCache
@@ -63,7 +64,7 @@ def manifest_label_sets(corpus: Path) -> list[tuple[str, dict[str, Any]]]:
     """Distinct (source, labels) of the corpus manifest, every split: the label TEXTS are the known
     descriptions (like class names in zero-shot classification); no motion of `test` is read."""
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
-    for e in json.loads((corpus / "manifest.json").read_text())["sequences"]:
+    for e in manifest_entries(corpus):
         key = try_label_key(e["source"], e["labels"])
         if key is not None and key not in seen:
             seen[key] = (e["source"], e["labels"])

@@ -10,7 +10,6 @@ stage's checkpoint in the work directory. Only `train` windows train; `val` wind
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -22,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from db.config import LibraryLocation
 from db.library import Library
 from embedders.heads import DanceToText, ProjectionHeads
 from embedders.motion import DanceVAE
@@ -31,6 +29,7 @@ from embedders.text import TextProjector
 from indexer.augment import AugmentConfig
 from indexer.normalize import Normalizer
 from training.clustering import Clustering, cluster_latents
+from training.corpus import ingest_files, select_files
 from training.data import CaptionBank, SplitWindows, group_ids, load_split, make_batch_fn, window_set
 from training.stages.config import PipelineConfig
 from training.stages.contrastive import train_projection_heads
@@ -83,43 +82,17 @@ class Prepared:
     groups: dict[str, int]
 
 
-def manifest_hash(corpus: Path) -> str:
-    """sha256 of the corpus manifest (recorded in the model directory)."""
-    return hashlib.sha256((corpus / "manifest.json").read_bytes()).hexdigest()
-
-
 def prepare_library(opts: TrainOptions) -> Library:
-    """Ingest the corpus (or the restricted part of it) into the work library; idempotent."""
-    from indexer.ingest import Ingester, IngestOptions
-    from indexer.metadata import load_metadata
-
-    manifest = opts.corpus / "manifest.json"
-    if not manifest.is_file():
-        raise TrainError(f"{opts.corpus}: no manifest.json: is this the dancesearch corpus folder?")
-    lib = Library.open(LibraryLocation.resolve(opts.work / "library"))
-    paths = _corpus_files(opts, manifest)
-    summary = Ingester(lib, IngestOptions(workers=opts.workers, metadata=load_metadata([manifest]))).run(paths)
-    if summary.failed:
-        raise TrainError(f"{summary.failed} corpus files failed to ingest; see `dancesearch errors "
+    """Ingest the training files of the corpus (never a `test` file) into the work library; idempotent."""
+    try:
+        paths = select_files(opts.corpus, lambda e: e["split"] != "test", opts.sources, opts.max_clips_per_source)
+    except FileNotFoundError as exc:
+        raise TrainError(str(exc)) from None
+    lib, failed = ingest_files(opts.corpus, paths, opts.work / "library", opts.workers)
+    if failed:
+        raise TrainError(f"{failed} corpus files failed to ingest; see `dancesearch errors "
                          f"--data-dir {opts.work / 'library'}`")
     return lib
-
-
-def _corpus_files(opts: TrainOptions, manifest: Path) -> list[str]:
-    entries = json.loads(manifest.read_text())["sequences"]
-    per_source: dict[str, int] = {}
-    paths = []
-    for e in entries:
-        if opts.sources is not None and e["source"] not in opts.sources:
-            continue
-        if e["split"] == "test":
-            continue  # never read for training; `dancesearch eval` ingests the test split itself
-        n = per_source.get(e["source"], 0)
-        if opts.max_clips_per_source is not None and n >= opts.max_clips_per_source:
-            continue
-        per_source[e["source"]] = n + 1
-        paths.append(str(opts.corpus / e["file"]))
-    return paths
 
 
 def prepare(opts: TrainOptions, encoder: TextEmbeddingCache) -> Prepared:
