@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 GLOSSARY_FILES = ("labels.toml", "cmu_terms.toml")
@@ -213,14 +213,19 @@ def _entry(path: Path, kind: str, key: str, raw: Mapping[str, object]) -> Entry:
     )
 
 
-def read_glossary_file(path: Path) -> list[Entry]:
-    """Read and validate one glossary TOML file; raises :class:`GlossaryError` naming the file."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """A data file of this package as a dict; :class:`GlossaryError` naming the file if unreadable."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise GlossaryError(path, f"cannot read: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise GlossaryError(path, f"not valid TOML: {exc}") from exc
+
+
+def read_glossary_file(path: Path) -> list[Entry]:
+    """Read and validate one glossary TOML file; raises :class:`GlossaryError` naming the file."""
+    data = read_toml(path)
     entries: list[Entry] = []
     for kind, table in data.items():
         if kind not in KIND_FIELDS or not isinstance(table, dict):

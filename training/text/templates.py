@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import functools
 import string
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.text.glossary import DATA_DIR, SPLITS, GlossaryError, Split
+from training.text.glossary import DATA_DIR, SPLITS, GlossaryError, Split, read_toml
 
 TEMPLATE_FILE = DATA_DIR / "templates.toml"
 
@@ -83,12 +82,7 @@ def _check_family(path: Path, family: str, lists: dict[Split, tuple[str, ...]]) 
 
 def read_templates(path: Path) -> TemplateSet:
     """Read and validate a template file; raises :class:`GlossaryError` naming the file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GlossaryError(path, f"cannot read: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise GlossaryError(path, f"not valid TOML: {exc}") from exc
+    data = read_toml(path)
     families = {family: _split_table(path, data, family) for family in FAMILY_SLOTS}
     for family, lists in families.items():
         _check_family(path, family, lists)
