@@ -29,6 +29,7 @@ from training.text import (
     missing_entries,
     unmatched_user_queries,
 )
+from training.text.captions import source_family
 from training.text.glossary import Split, read_glossary_file
 from training.text.templates import SHARED_SLOTS, read_templates, template_slots
 
@@ -62,9 +63,10 @@ def _phrase_groups(source: str, labels: Mapping[str, object], split: Split) -> l
         assert entry is not None
         return {p.lower() for p in (*entry.all_phrases(split), entry.key)}
 
-    if source.startswith("bandai"):
+    family = source_family(source, labels)
+    if family == "bandai":
         return [entry_phrases("content"), entry_phrases("style")]
-    if source == "cmu":
+    if family == "cmu":
         groups = []
         for part in gloss.parse_description(str(labels["description"])).parts:
             group = {part.text.lower().replace("/", " or ")}
@@ -72,7 +74,7 @@ def _phrase_groups(source: str, labels: Mapping[str, object], split: Split) -> l
                 group |= {p.lower() for p in term.entry.all_phrases(split)}
             groups.append(group)
         return groups
-    if source == "perfume":
+    if family == "perfume":
         return [entry_phrases("genre") | entry_phrases("dancer") | entry_phrases("routine")]
     return [entry_phrases("genre")]
 

@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 Slot = Callable[[random.Random], str]
 
-SOURCE_FAMILIES = {"ballroom": "ballroom", "perfume": "perfume", "bandai-1": "bandai", "bandai-2": "bandai",
-                   "cmu": "cmu"}
+# Corpus sources by caption family: "ballroom" is the genre family (salsa's description only repeats its
+# genre), "cmu" the family of free-text descriptions (CMU notes, DeepMimic clip names, idle takes).
+SOURCE_FAMILIES = {"ballroom": "ballroom", "salsa": "ballroom", "perfume": "perfume", "bandai-1": "bandai",
+                   "bandai-2": "bandai", "cmu": "cmu", "deepmimic": "cmu", "idle": "cmu"}
 FAMILY_LABELS: dict[str, tuple[str, ...]] = {
     "ballroom": ("genre",), "bandai": ("content", "style"), "cmu": ("description",),
     "perfume": ("genre", "dancer", "routine"),
