@@ -27,8 +27,8 @@ from db.records import ClipInfo, ErrorInfo, LibraryStats, NewClip, WindowInfo
 from db.session import create_library_engine, make_sessionmaker
 from db.splits import validate_split, window_splits
 from db.store import MotionStore
-from indexer.motion import Motion
-from indexer.skeleton import CANONICAL_FPS, JOINTS, PARENTS
+from motion.data import Motion
+from motion.skeleton import CANONICAL_FPS, JOINTS, PARENTS
 
 log = logging.getLogger(__name__)
 

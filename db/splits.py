@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from db.models import STRADDLING_SPLIT
-from indexer.skeleton import CANONICAL_FPS
+from motion.skeleton import CANONICAL_FPS
 
 # Tolerance in canonical frames when comparing window edges to converted range boundaries.
 _EPS = 1e-6

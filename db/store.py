@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.skeleton import N_JOINTS
+from motion.skeleton import N_JOINTS
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.skeleton import JOINT_INDEX
-from indexer.windows import facing_angles, rotation_y
+from motion.skeleton import JOINT_INDEX
+from motion.windows import facing_angles, rotation_y
 
 BLEND_FRAMES = 10
 

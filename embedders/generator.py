@@ -16,7 +16,7 @@ from torch import nn
 from embedders.base import SavableModule
 from embedders.motion import DanceVAE, PoseDecoder
 from embedders.text import MINILM_DIM, TextProjector, TextProjectorConfig
-from indexer.windows import DEFAULT_SIZE, N_FEATURES
+from motion.windows import DEFAULT_SIZE, N_FEATURES
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Motion modules: the recurrent encoder with temporal attention, the GRU pose decoder, and the VAE.
 
 Inputs are normalised window features (B, S, F): S frames of F = 19 joints x 3 heading-relative
-coordinates (see :mod:`indexer.windows`). The encoder (Linear -> LSTM -> attention pooling) is shared
+coordinates (see :mod:`motion.windows`). The encoder (Linear -> LSTM -> attention pooling) is shared
 by the VAE (stage 1) and the InfoNCE motion encoder (stage 7); the decoder (Linear -> repeat S times
 -> GRU -> Linear per frame) by the VAE and the text-to-dance generator (stage 6).
 """
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from embedders.base import SavableModule
-from indexer.windows import DEFAULT_SIZE, N_FEATURES
+from motion.windows import DEFAULT_SIZE, N_FEATURES
 
 
 class MotionEncoder(nn.Module):

@@ -24,9 +24,9 @@ from embedders.heads import DanceToText, ProjectionHeads
 from embedders.motion import DanceVAE
 from embedders.spaces import SharedSpace, TripletSpace
 from embedders.text import FrozenMiniLM, TextProjector
-from indexer.normalize import Normalizer
-from indexer.skeleton import N_JOINTS
-from indexer.windows import extract_window, to_window_frame
+from motion.normalize import Normalizer
+from motion.skeleton import N_JOINTS
+from motion.windows import extract_window, to_window_frame
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from embedders.base import SavableModule, copy_matching
 from embedders.heads import ProjectionHeads
 from embedders.motion import DanceVAE, MotionEncoder
 from embedders.text import MINILM_DIM, TextProjector
-from indexer.windows import DEFAULT_SIZE, N_FEATURES
+from motion.windows import DEFAULT_SIZE, N_FEATURES
 
 log = logging.getLogger(__name__)
 

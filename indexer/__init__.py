@@ -1,7 +1,6 @@
-"""Reading motion archives and turning them into one canonical skeleton.
+"""Bulk indexing of motion archives into the library.
 
-Lowest layer of dancesearch: pure NumPy, no database, no torch. Readers parse publishers' formats
-into :class:`indexer.motion.Motion`; :mod:`indexer.canonical` maps any known rig onto the canonical
-skeleton of :mod:`indexer.skeleton`; :mod:`indexer.windows` cuts canonical motion into model inputs.
-The bulk ingest pipeline (:mod:`indexer.ingest`) sits on top of these and of :mod:`db`.
+Walks files and folders, reads sidecar metadata, canonicalises every motion file in a process pool
+(:mod:`motion`) and commits clips and windows to :mod:`db`, recording every file that fails with
+its reason. Sits above :mod:`motion` and :mod:`db`; nothing below imports it.
 """

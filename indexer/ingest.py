@@ -30,8 +30,8 @@ from db.library import Library
 from db.records import NewClip
 from indexer.ingest_worker import FileResult, WorkerConfig, init_worker, process_file
 from indexer.metadata import MetadataIndex
-from indexer.motion import MotionError
-from indexer.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
+from motion.data import MotionError
+from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class _Found:
 
 def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[_Found], int]:
     """Motion files under `paths` (sorted, de-duplicated) and the number of ignored files."""
-    from indexer.formats import classify
+    from motion.formats import classify
 
     found: dict[Path, _Found] = {}
     ignored = 0
@@ -168,7 +168,7 @@ class Ingester:
 
     def _rig_dirs(self) -> tuple[str, ...]:
         """``--rigs`` folders plus ``DATA_DIR/rigs``, checked by loading them once here."""
-        from indexer.rigmap import load_rigs
+        from motion.rigmap import load_rigs
 
         dirs = list(self.opts.rig_dirs)
         user = self.lib.location.data_dir / "rigs"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.motion import MotionError
+from motion.data import MotionError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def init_worker(config: WorkerConfig, ignore_sigint: bool = True) -> None:
 
 def _rigs() -> Any:
     if "rigs" not in _state:
-        from indexer.rigmap import load_rigs
+        from motion.rigmap import load_rigs
         _state["rigs"] = load_rigs([Path(d) for d in _state["config"].rig_dirs])
     return _state["rigs"]
 
@@ -109,8 +109,8 @@ def _fail(path: Path, reason: str, digest: str | None = None) -> FileResult:
 
 def _canonicalise(path: Path, data: bytes, name: str, cfg: WorkerConfig, digest: str) -> FileResult:
     from db.store import MotionStore
-    from indexer.canonical import to_canonical
-    from indexer.formats import load_motion_bytes
+    from motion.canonical import to_canonical
+    from motion.formats import load_motion_bytes
 
     motion = load_motion_bytes(data, name, max_bytes=cfg.max_bytes)
     canon = to_canonical(motion, _rigs())

@@ -44,9 +44,9 @@ from db import annotations as ann_db
 from db.config import LibraryLocation
 from db.library import Library, LibraryError
 from db.records import ClipInfo
-from indexer.motion import Motion
-from indexer.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
-from indexer.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
+from motion.data import Motion
+from motion.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
+from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 from search.ann import Thresholds
 from search.embedder import SearchModel
 from search.errors import InvalidQuery, NotFound, SearchError

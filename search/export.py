@@ -1,7 +1,7 @@
 """Downloads of search results: a hit's or generated motion as BVH text or as JSON joint positions.
 
-Every motion the engine hands out is canonical (the 19 joints of :mod:`indexer.skeleton`, metres,
-Y up, 25 fps). BVH is written on the canonical skeleton by :func:`indexer.bvh_write.bvh_text`
+Every motion the engine hands out is canonical (the 19 joints of :mod:`motion.skeleton`, metres,
+Y up, 25 fps). BVH is written on the canonical skeleton by :func:`motion.bvh_write.bvh_text`
 (centimetres; reading it back with the built-in ``canonical_bvh`` rig restores the positions); the
 JSON form is ``{fps, joint_names, parents, n_frames, start, positions}`` with positions as nested
 ``[frame][joint][xyz]`` lists in metres. ``start`` is where the motion begins in its clip (seconds).
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from indexer.motion import Motion
+from motion.data import Motion
 from search.errors import InvalidQuery
 from search.protocol import SearchEngine
 from search.types import Hit
@@ -34,7 +34,7 @@ def motion_to_json(motion: Motion, start: float = 0.0, decimals: int = JSON_DECI
 
 def motion_to_bvh(motion: Motion) -> str:
     """BVH text of a canonical motion on the canonical skeleton (raises ``MotionError`` otherwise)."""
-    from indexer.bvh_write import bvh_text
+    from motion.bvh_write import bvh_text
 
     return bvh_text(motion)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from indexer.motion import Motion
+from motion.data import Motion
 from search.types import DescribeResponse, Filters, SearchResponse
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.motion import Motion, MotionError
-from indexer.skeleton import CANONICAL_FPS, JOINTS
+from motion.data import Motion, MotionError
+from motion.skeleton import CANONICAL_FPS, JOINTS
 from search.errors import InvalidQuery
 from search.types import Filters
 
@@ -74,7 +74,7 @@ def canonical_positions(motion: Motion) -> np.ndarray:
     if motion.meta.get("canonical") and tuple(motion.joint_names) == JOINTS and motion.fps == CANONICAL_FPS:
         positions = motion.positions
     else:
-        from indexer.canonical import to_canonical
+        from motion.canonical import to_canonical
 
         try:
             positions = to_canonical(motion).positions

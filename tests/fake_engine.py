@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.formats import MotionFileError, load_motion
-from indexer.motion import Motion
-from indexer.skeleton import CANONICAL_FPS, JOINTS, PARENTS
+from motion.data import Motion
+from motion.formats import MotionFileError, load_motion
+from motion.skeleton import CANONICAL_FPS, JOINTS, PARENTS
 from search.errors import InvalidQuery, NotFound
 from search.types import DescribeResponse, Description, Filters, Hit, SearchResponse
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from db.library import Library
 from db.records import NewClip
-from indexer.skeleton import CANONICAL_FPS, JOINT_INDEX
-from indexer.windows import DEFAULT_SIZE, extract_window, facing_angles, window_starts
+from motion.skeleton import CANONICAL_FPS, JOINT_INDEX
+from motion.windows import DEFAULT_SIZE, extract_window, facing_angles, window_starts
 
 FEATURES = ("bounce", "speed", "turn", "arms")
 BIAS = 0.2
@@ -37,7 +37,7 @@ DESCRIPTIONS: tuple[tuple[str, int | None], ...] = (
     ("spinning around in place", 2), ("raising both arms", 3), ("waving the arms above the head", 3),
 )
 
-# Rest pose in metres, Y up, facing +Z, performer's left = +X (order of indexer.skeleton.JOINTS).
+# Rest pose in metres, Y up, facing +Z, performer's left = +X (order of motion.skeleton.JOINTS).
 REST = np.array([
     [0, 1.0, 0], [0, 1.15, 0], [0, 1.35, 0], [0, 1.5, 0], [0, 1.62, 0],
     [0.18, 1.45, 0], [0.2, 1.17, 0], [0.22, 0.92, 0],

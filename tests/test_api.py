@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from dancesearch.service.app import create_app
 from dancesearch.service.settings import ServiceSettings
-from indexer.formats import load_motion_bytes
-from indexer.skeleton import JOINTS, PARENTS
+from motion.formats import load_motion_bytes
+from motion.skeleton import JOINTS, PARENTS
 from search.errors import ModelMissing
 from search.protocol import SearchEngine
 from search.types import Filters
@@ -474,7 +474,7 @@ def test_service_over_the_real_engine(tmp_path: Path) -> None:
     """The same endpoints over search.engine.Engine: the transport and the real engine agree."""
     from db.config import LibraryLocation
     from db.library import Library
-    from indexer.npz import write_npz
+    from motion.npz import write_npz
     from search.engine import Engine
     from tests.fake_engine import jump
     from tests.fake_model import FakeModel, build_library

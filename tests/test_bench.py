@@ -33,8 +33,8 @@ def write_tiny_model(out: Path) -> Path:
     from embedders.motion import DanceVAE, VAEConfig
     from embedders.spaces import SharedSpace, SharedSpaceConfig
     from embedders.text import TextProjector, TextProjectorConfig
-    from indexer.normalize import Normalizer
-    from indexer.windows import N_FEATURES
+    from motion.normalize import Normalizer
+    from motion.windows import N_FEATURES
 
     torch.manual_seed(0)
     h, latent = 8, 4

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.bvh import read_bvh_text, write_bvh
-from indexer.bvh_write import bvh_text
-from indexer.fk import euler_to_matrix
-from indexer.formats import MotionFileError, load_motion, load_motion_bytes
-from indexer.motion import Motion, MotionError
-from indexer.skeleton import JOINTS, PARENTS
+from motion.bvh import read_bvh_text, write_bvh
+from motion.bvh_write import bvh_text
+from motion.data import Motion, MotionError
+from motion.fk import euler_to_matrix
+from motion.formats import MotionFileError, load_motion, load_motion_bytes
+from motion.skeleton import JOINTS, PARENTS
 
 
 def two_joint(root_channels: str, child_channels: str, rows: list[str], root_offset: str = "0 0 0",
@@ -124,8 +124,8 @@ def test_binary_junk_and_empty_files() -> None:
 def rigid_canonical_motion(n_frames: int = 40) -> Motion:
     """A canonical motion with rigid bones: FK of the canonical skeleton under random joint rotations."""
     rng = np.random.default_rng(3)
-    from indexer.bvh_write import _template
-    from indexer.fk import forward_kinematics
+    from motion.bvh_write import _template
+    from motion.fk import forward_kinematics
     offsets = np.zeros((len(JOINTS), 3))
     for j in range(1, len(JOINTS)):
         offsets[j] = _template(JOINTS[j]) * rng.uniform(0.1, 0.45)

@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.formats import MotionFileError, load_motion_bytes
-from indexer.motion import Motion
+from motion.data import Motion
+from motion.formats import MotionFileError, load_motion_bytes
 
 ROTATION_ORDERS = ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"]
 

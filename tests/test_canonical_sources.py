@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.canonical import resample, to_canonical
-from indexer.formats import load_motion
-from indexer.motion import Motion, MotionError
-from indexer.npz import write_npz
-from indexer.rigmap import RigError, builtin_rigs, detect_rig, load_rigs
-from indexer.skeleton import CANONICAL_FPS, JOINT_INDEX, JOINTS
+from motion.canonical import resample, to_canonical
+from motion.data import Motion, MotionError
+from motion.formats import load_motion
+from motion.npz import write_npz
+from motion.rigmap import RigError, builtin_rigs, detect_rig, load_rigs
+from motion.skeleton import CANONICAL_FPS, JOINT_INDEX, JOINTS
 
 CORPUS = Path(os.environ.get("DANCESEARCH_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 SOURCES = {

@@ -176,9 +176,9 @@ def test_describe_json_contract(run: Run) -> None:
 
 
 def test_generate_writes_bvh_that_reads_back(run: Run, tmp_path: Path) -> None:
-    from indexer.canonical import to_canonical
-    from indexer.formats import load_motion
-    from indexer.skeleton import JOINTS
+    from motion.canonical import to_canonical
+    from motion.formats import load_motion
+    from motion.skeleton import JOINTS
 
     bvh, positions = tmp_path / "jump.bvh", tmp_path / "jump.json"
     result = run("generate", "a person jumps", "--out", bvh, "--seconds", "2")

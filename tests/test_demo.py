@@ -136,7 +136,7 @@ def test_demo_without_a_model_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_sample_manifest_covers_every_sample_file() -> None:
-    from indexer.formats import classify
+    from motion.formats import classify
 
     entries = manifest_entries()
     listed = {(SAMPLES / e["file"]).resolve() for e in entries}

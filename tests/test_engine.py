@@ -13,10 +13,10 @@ import pytest
 
 from db.config import LibraryLocation
 from db.library import Library
-from indexer.bvh import read_bvh_text
-from indexer.canonical import to_canonical
-from indexer.motion import Motion
-from indexer.skeleton import CANONICAL_FPS, JOINTS, PARENTS
+from motion.bvh import read_bvh_text
+from motion.canonical import to_canonical
+from motion.data import Motion
+from motion.skeleton import CANONICAL_FPS, JOINTS, PARENTS
 from search.engine import GENERATED_ID, Engine
 from search.errors import InvalidQuery, NotFound
 from search.export import export_hit, motion_to_json, write_hit
@@ -249,7 +249,7 @@ def test_delete_clip(engine: Engine, clips: dict[str, int]) -> None:
 
 
 def test_ingest_adds_files_and_indexes_them(engine: Engine, tmp_path: Path) -> None:
-    from indexer.bvh_write import write_bvh
+    from motion.bvh_write import write_bvh
 
     folder = tmp_path / "uploads"
     folder.mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.fk import (
+from motion.fk import (
     axis_rotation,
     euler_to_matrix,
     forward_kinematics,

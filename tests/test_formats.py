@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.formats import MotionFileError, classify, load_motion, load_motion_bytes
-from indexer.motion import Motion, MotionError
-from indexer.npz import write_npz
+from motion.data import Motion, MotionError
+from motion.formats import MotionFileError, classify, load_motion, load_motion_bytes
+from motion.npz import write_npz
 
 BVH = """HIERARCHY
 ROOT Hips

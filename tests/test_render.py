@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from indexer.bvh_write import write_bvh
-from indexer.motion import Motion, MotionError
-from indexer.render import render_gif, render_png
+from motion.bvh_write import write_bvh
+from motion.data import Motion, MotionError
+from motion.render import render_gif, render_png
 from tests.test_bvh import rigid_canonical_motion
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.augment import AugmentConfig, augment, mirror, rotate, scale
-from indexer.normalize import Normalizer
-from indexer.skeleton import JOINT_INDEX, JOINTS, N_JOINTS
-from indexer.windows import (
+from motion.augment import AugmentConfig, augment, mirror, rotate, scale
+from motion.normalize import Normalizer
+from motion.skeleton import JOINT_INDEX, JOINTS, N_JOINTS
+from motion.windows import (
     extract_window,
     facing_angles,
     make_windows,

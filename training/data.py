@@ -1,7 +1,7 @@
 """From an ingested library to the in-memory inputs of the stage trainers.
 
 Windows of the requested split are read from the library (their clip's canonical motion from the
-motion store), turned into heading-relative features (:mod:`indexer.windows`), normalised with
+motion store), turned into heading-relative features (:mod:`motion.windows`), normalised with
 statistics of the training split only, and annotated with their clip's captions and relevance group.
 Training windows are re-cut on the fly with the paper's four augmentations (time warp at cut time,
 then rotation, scale and mirroring); a window whose labels name a side ("wave-left-hand",
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from db.library import Library
-from indexer.augment import AugmentConfig, augment, mirror, random_speeds
-from indexer.normalize import Normalizer
-from indexer.windows import extract_window, to_window_frame
+from motion.augment import AugmentConfig, augment, mirror, random_speeds
+from motion.normalize import Normalizer
+from motion.windows import extract_window, to_window_frame
 from training.stages.inputs import BatchFn, WindowSet
 from training.text.captions import CaptionError, captions_for_labels
 from training.text.relevance import try_label_key

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from embedders.runtime import DanceSearchModel
-from indexer.skeleton import BONES, JOINT_INDEX, N_JOINTS
+from motion.skeleton import BONES, JOINT_INDEX, N_JOINTS
 from training.eval_tasks import FPS, EncodedSplit
 from training.text.captions import CaptionError, eval_queries_for_labels
 

@@ -26,8 +26,8 @@ from embedders.heads import DanceToText, ProjectionHeads
 from embedders.motion import DanceVAE
 from embedders.spaces import SharedSpace
 from embedders.text import TextProjector
-from indexer.augment import AugmentConfig
-from indexer.normalize import Normalizer
+from motion.augment import AugmentConfig
+from motion.normalize import Normalizer
 from training.clustering import Clustering, cluster_latents
 from training.corpus import ingest_files, select_files
 from training.data import CaptionBank, SplitWindows, group_ids, load_split, make_batch_fn, window_set

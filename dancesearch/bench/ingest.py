@@ -102,7 +102,7 @@ def _warm(model: DanceSearchModel) -> None:
     """Load the text encoder and run the motion encoder once, so the timing excludes loading."""
     import numpy as np
 
-    from indexer.skeleton import N_JOINTS
+    from motion.skeleton import N_JOINTS
 
     model.embed_texts(["warm-up"])
     model.embed_windows(np.zeros((model.window_size, N_JOINTS, 3), np.float32), [0])

@@ -56,7 +56,7 @@ class PerfumeWindows:
 
 def perfume_windows(lib: Library, window_size: int) -> PerfumeWindows | None:
     """Windows of the library's Perfume clips (None when there are fewer than two dancers)."""
-    from indexer.windows import DEFAULT_SIZE, DEFAULT_STRIDE, extract_window, window_starts
+    from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, extract_window, window_starts
 
     clips = [lib.store.get(c.motion_key) for c in lib.list_clips(source="perfume")]
     if len(clips) < 2:
@@ -130,7 +130,7 @@ def _zpe(pw: PerfumeWindows, queries: np.ndarray) -> tuple[dict[str, Any] | None
         from zpe_mocap.search import flatten_tokens
     except ImportError as exc:
         return None, f"not installed here ({exc}); `pip install zpe-mocap` adds it (it is not a dependency)"
-    from indexer.skeleton import JOINTS, PARENTS
+    from motion.skeleton import JOINTS, PARENTS
 
     def tokens(q: int) -> list[int]:
         clip = zpe_mocap.MotionClip(f"w{q}", str(pw.clip[q]), 25, list(JOINTS), list(PARENTS),

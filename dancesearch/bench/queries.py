@@ -4,7 +4,7 @@ Texts: the hand-written user queries of :mod:`training.text` plus the KIT Motion
 sentences shipped in the corpus (``text/kitml_annotations.json``), shuffled with a fixed seed and
 never repeated within a run, so every text query pays the text encoder (the model caches texts it
 has seen). Clips: excerpts of ``CLIP_SECONDS`` cut from random library clips at random starts,
-exported as BVH on the canonical skeleton (:func:`indexer.bvh_write.bvh_text`), i.e. what a user
+exported as BVH on the canonical skeleton (:func:`motion.bvh_write.bvh_text`), i.e. what a user
 uploads; the in-process runs use the same files parsed once.
 """
 
@@ -22,7 +22,7 @@ from dancesearch.bench.config import BenchError
 
 if TYPE_CHECKING:
     from db.library import Library
-    from indexer.motion import Motion
+    from motion.data import Motion
 
 CLIP_SECONDS = 4.0
 MAX_TEXT_CHARS = 300
@@ -72,10 +72,10 @@ def text_queries(corpus: Path, seed: int) -> list[str]:
 
 def clip_queries(lib: Library, count: int, seed: int) -> list[ClipQuery]:
     """``count`` excerpts of CLIP_SECONDS from library clips long enough to hold one."""
-    from indexer.bvh_write import bvh_text
-    from indexer.formats import load_motion_bytes
-    from indexer.motion import Motion
-    from indexer.skeleton import CANONICAL_FPS, JOINTS, PARENTS
+    from motion.bvh_write import bvh_text
+    from motion.data import Motion
+    from motion.formats import load_motion_bytes
+    from motion.skeleton import CANONICAL_FPS, JOINTS, PARENTS
 
     n = int(round(CLIP_SECONDS * CANONICAL_FPS))
     clips = [c for c in lib.list_clips() if c.frames > n]

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.canonical import resample
-from indexer.skeleton import CANONICAL_FPS, MIRROR_PERMUTATION
-from indexer.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
+from motion.canonical import resample
+from motion.skeleton import CANONICAL_FPS, MIRROR_PERMUTATION
+from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 
 if TYPE_CHECKING:
     from db.library import Library

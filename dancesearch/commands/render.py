@@ -23,11 +23,11 @@ def render(
     rigs: Annotated[Path | None, typer.Option("--rigs", help="Extra directory of rig TOML files.")] = None,
 ) -> None:
     """Write OUT/<name>.png (front and side views of a few frames) for every FILE."""
-    from indexer.canonical import to_canonical
-    from indexer.formats import load_motion
-    from indexer.motion import MotionError
-    from indexer.render import render_gif, render_png
-    from indexer.rigmap import load_rigs
+    from motion.canonical import to_canonical
+    from motion.data import MotionError
+    from motion.formats import load_motion
+    from motion.render import render_gif, render_png
+    from motion.rigmap import load_rigs
 
     out.mkdir(parents=True, exist_ok=True)
     rig_list = load_rigs([rigs] if rigs else [])

@@ -23,7 +23,7 @@ import typer
 from dancesearch.options import DataDirOpt, DbOpt, JsonOpt
 
 if TYPE_CHECKING:
-    from indexer.motion import Motion
+    from motion.data import Motion
     from search.engine import Engine
     from search.types import DescribeResponse, Filters, SearchResponse
 
@@ -68,7 +68,7 @@ def cli_errors() -> Iterator[None]:
 
     from db.library import LibraryError
     from db.migrate import SchemaError
-    from indexer.motion import MotionError
+    from motion.data import MotionError
     from search.errors import SearchError
 
     try:
@@ -220,7 +220,7 @@ def _load(file: Path | None) -> Motion | None:
     """The motion file of a query (read before the model loads, so a bad file fails fast)."""
     if file is None:
         return None
-    from indexer.formats import load_motion
+    from motion.formats import load_motion
 
     return load_motion(file)
 

@@ -15,7 +15,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request, UploadFile, 
 
 from dancesearch.service.errors import UploadTooLarge
 from dancesearch.service.settings import ServiceSettings
-from indexer.motion import Motion
+from motion.data import Motion
 from search.protocol import SearchEngine
 from search.types import Filters
 
@@ -149,7 +149,7 @@ def parse_upload(upload: UploadFile, settings: ServiceSettings) -> Motion:
     """An uploaded motion file parsed in memory (MotionFileError -> 400 naming the file).
 
     Called from synchronous handlers, which FastAPI runs in its thread pool."""
-    from indexer.formats import load_motion_bytes
+    from motion.formats import load_motion_bytes
 
     data = read_upload(upload, settings)
     return load_motion_bytes(data, upload_name(upload), settings.max_upload_bytes)

@@ -1,6 +1,6 @@
 """Motion downloads: canonical motion -> JSON positions (for the player) or BVH (for other tools).
 
-BVH is made in memory by :func:`indexer.bvh_write.bvh_text` (the text :func:`indexer.bvh.write_bvh`
+BVH is made in memory by :func:`motion.bvh_write.bvh_text` (the text :func:`motion.bvh.write_bvh`
 writes); download names are built by the server from ids and times.
 """
 
@@ -11,14 +11,14 @@ from typing import Literal
 from fastapi.responses import JSONResponse, Response
 
 from dancesearch.service.schemas import motion_payload
-from indexer.motion import Motion
+from motion.data import Motion
 
 MotionFormat = Literal["json", "bvh"]
 
 
 def motion_bvh_text(motion: Motion) -> bytes:
     """The BVH file of a canonical motion, as bytes."""
-    from indexer.bvh_write import bvh_text
+    from motion.bvh_write import bvh_text
 
     return bvh_text(motion).encode("utf-8")
 

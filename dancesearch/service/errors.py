@@ -1,7 +1,7 @@
 """The one place where domain errors become HTTP responses.
 
 Every error leaves the service as JSON ``{"detail": "<message for the user>"}``: search errors
-(:mod:`search.errors`), unreadable motion files (:class:`indexer.motion.MotionError`, whose
+(:mod:`search.errors`), unreadable motion files (:class:`motion.data.MotionError`, whose
 ``MotionFileError`` subclass names the file), request validation failures (summarised in one line,
 with the full list under ``errors``) and, as a last resort, unexpected failures (logged, 500).
 """
@@ -16,7 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from indexer.motion import MotionError
+from motion.data import MotionError
 from search.errors import InvalidQuery, ModelMissing, NotFound, SearchError
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.motion import Motion
+from motion.data import Motion
 from search.types import DescribeResponse, Filters, SearchResponse
 
 GenerateMode = Literal["auto", "always", "never"]

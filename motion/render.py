@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.motion import Motion, MotionError
-from indexer.skeleton import BONES, JOINTS
+from motion.data import Motion, MotionError
+from motion.skeleton import BONES, JOINTS
 
 LEFT_COLOUR, RIGHT_COLOUR, CENTRE_COLOUR = "#d62728", "#1f77b4", "#444444"
 
@@ -27,7 +27,7 @@ def _bone_colour(child: int) -> str:
 
 def _check(motion: Motion) -> np.ndarray:
     if tuple(motion.joint_names) != JOINTS:
-        raise MotionError("rendering needs a canonical motion (see indexer.canonical.to_canonical)")
+        raise MotionError("rendering needs a canonical motion (see motion.canonical.to_canonical)")
     return motion.positions.astype(np.float64)
 
 

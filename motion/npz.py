@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.motion import Motion, MotionError
+from motion.data import Motion, MotionError
 
 
 def _field(archive: np.lib.npyio.NpzFile, key: str) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Rotation about the vertical axis (+/-15 deg), uniform scale (+/-5 %), mirroring (x -> -x with the
 left and right joints swapped, so a mirrored left-hand wave is a right-hand wave) and time warping
-(+/-10 % speed, applied when a window is cut from its clip, see :func:`indexer.windows.extract_window`).
+(+/-10 % speed, applied when a window is cut from its clip, see :func:`motion.windows.extract_window`).
 Augmented copies stay in the split of their original: these functions only ever see training windows.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.skeleton import MIRROR_PERMUTATION
-from indexer.windows import rotation_y
+from motion.skeleton import MIRROR_PERMUTATION
+from motion.windows import rotation_y
 
 
 @dataclass(frozen=True)

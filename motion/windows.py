@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.skeleton import JOINT_INDEX, N_JOINTS
+from motion.skeleton import JOINT_INDEX, N_JOINTS
 
 DEFAULT_SIZE = 50
 DEFAULT_STRIDE = 20

@@ -3,16 +3,16 @@
 Reading: any hierarchy, per-joint channel order, 3 or 6 (or any subset of the six) channels per
 joint with position channels honoured on every joint, End Sites
 kept as extra joints named ``<parent>_end``, CRLF or LF, tabs or spaces. The MOTION block is parsed
-by one NumPy call and forward kinematics runs over all frames at once (:mod:`indexer.fk`).
+by one NumPy call and forward kinematics runs over all frames at once (:mod:`motion.fk`).
 Position channels: on the ROOT they are added to its OFFSET (the common root OFFSET of zero makes
 them absolute; iClone exports put the rest hip height in the OFFSET and small deltas in the
 channels); on any other joint they replace the OFFSET (exporters that key every joint, such as
 Bandai Namco's, restate the offset there - adding would double it).
 
-Every problem raises :class:`indexer.motion.MotionError` with a message saying what is wrong;
-:mod:`indexer.formats` prefixes the file name.
+Every problem raises :class:`motion.data.MotionError` with a message saying what is wrong;
+:mod:`motion.formats` prefixes the file name.
 
-Writing (:func:`write_bvh`, canonical motion -> BVH) lives in :mod:`indexer.bvh_write` and is
+Writing (:func:`write_bvh`, canonical motion -> BVH) lives in :mod:`motion.bvh_write` and is
 re-exported here.
 """
 
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.bvh_write import write_bvh
-from indexer.fk import euler_to_matrix, forward_kinematics
-from indexer.motion import Motion, MotionError
+from motion.bvh_write import write_bvh
+from motion.data import Motion, MotionError
+from motion.fk import euler_to_matrix, forward_kinematics
 
 _CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotation")}
 _MOTION_HEAD = re.compile(r"\s*Frames\s*:\s*(\S+)\s+Frame\s+Time\s*:\s*(\S+)[ \t]*(?:\r?\n|$)")

@@ -15,10 +15,10 @@ import zlib
 from pathlib import Path
 from typing import Literal
 
-from indexer.ballroom import read_ballroom_text
-from indexer.bvh import read_bvh_text
-from indexer.motion import Motion, MotionError
-from indexer.npz import read_npz_bytes
+from motion.ballroom import read_ballroom_text
+from motion.bvh import read_bvh_text
+from motion.data import Motion, MotionError
+from motion.npz import read_npz_bytes
 
 MOTION_SUFFIXES = (".bvh", ".bvh.gz", ".npz", ".json", ".json.gz")
 NOT_MOTION_JSON = frozenset({"manifest.json", "config.json", "package.json"})
@@ -70,7 +70,7 @@ def _kind(filename: str) -> str:
 def load_motion_bytes(data: bytes, filename: str, max_bytes: int | None = None) -> Motion:
     """Parse an in-memory motion file; ``filename`` picks the format and names the file in errors.
 
-    Returns the motion in the source's own units, axes and joints (see :mod:`indexer.canonical`).
+    Returns the motion in the source's own units, axes and joints (see :mod:`motion.canonical`).
     Raises :class:`MotionFileError` for anything unreadable, empty, too large or malformed.
     """
     try:

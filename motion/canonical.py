@@ -1,6 +1,6 @@
-"""Mapping any loaded motion onto the canonical skeleton of :mod:`indexer.skeleton`.
+"""Mapping any loaded motion onto the canonical skeleton of :mod:`motion.skeleton`.
 
-:func:`to_canonical` detects the rig from the joint names (:mod:`indexer.rigmap`), maps and
+:func:`to_canonical` detects the rig from the joint names (:mod:`motion.rigmap`), maps and
 converts to metres / Y up / right-handed, drops a leading T-pose where the rig says so and resamples
 to ``CANONICAL_FPS`` by linear interpolation over time. The global root trajectory is kept: nothing
 is centred or shifted per clip. A rig with ``floor = "rolling"`` (the ballroom JSON, whose centre
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.motion import Motion, MotionError
-from indexer.rigmap import Rig, detect_rig, load_rigs
-from indexer.skeleton import CANONICAL_FPS, JOINT_INDEX, JOINTS, PARENTS
+from motion.data import Motion, MotionError
+from motion.rigmap import Rig, detect_rig, load_rigs
+from motion.skeleton import CANONICAL_FPS, JOINT_INDEX, JOINTS, PARENTS
 
 FLOOR_WINDOW_S = 2.0
 _FEET = [JOINT_INDEX[n] for n in ("l_ankle", "l_toe", "r_ankle", "r_toe")]
@@ -63,7 +63,7 @@ def resample(positions: np.ndarray, fps: float, target_fps: float) -> np.ndarray
 def to_canonical(motion: Motion, rigs: Sequence[Rig] | None = None) -> Motion:
     """The motion on the canonical skeleton: metres, Y up, performer's left = ``l_*``, 25 fps.
 
-    rigs: mappings to choose from (default: :func:`indexer.rigmap.load_rigs` built-ins).
+    rigs: mappings to choose from (default: :func:`motion.rigmap.load_rigs` built-ins).
     meta keeps the reader's entries and adds ``rig``, ``source_fps``, ``source_frames`` (as read)
     and ``dropped_frames``. Raises :class:`MotionError` if no rig fits or nothing is left.
     """

@@ -4,7 +4,7 @@ Layout: ``{"length": T, "center": [[x, y, z]] * T, "skeletons": [[[x, y, z]] * 2
 centimetres, Y up, 25 frames per second. ``skeletons`` are relative to ``center`` (their mean is
 near zero while ``center`` wanders over the floor), so absolute positions are ``center +
 skeletons``; with that sum the feet rest a few centimetres above y = 0. The 23 points are unnamed
-and come out as ``j0`` .. ``j22``; :file:`indexer/rigs/ballroom.toml` says what they are.
+and come out as ``j0`` .. ``j22``; :file:`motion/rigs/ballroom.toml` says what they are.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from indexer.motion import Motion, MotionError
+from motion.data import Motion, MotionError
 
 BALLROOM_FPS = 25.0
 N_POINTS = 23

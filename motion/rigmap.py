@@ -1,6 +1,6 @@
 """Rig mappings: TOML files that say how a source skeleton maps onto the canonical one.
 
-A rig file (built-in ones live in ``indexer/rigs/``; users drop more into ``DATA_DIR/rigs/`` or
+A rig file (built-in ones live in ``motion/rigs/``; users drop more into ``DATA_DIR/rigs/`` or
 pass ``--rigs DIR``) holds::
 
     name = "bandai"                 # unique; a user file with a built-in name replaces it
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.motion import MotionError
-from indexer.skeleton import JOINTS
+from motion.data import MotionError
+from motion.skeleton import JOINTS
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254}
 
@@ -157,9 +157,9 @@ def _load_file(text: str, origin: str) -> Rig:
 
 
 def builtin_rigs() -> list[Rig]:
-    """The rigs shipped in ``indexer/rigs/*.toml``."""
-    folder = resources.files("indexer") / "rigs"
-    return [_load_file(f.read_text(encoding="utf-8"), f"indexer/rigs/{f.name}")
+    """The rigs shipped in ``motion/rigs/*.toml``."""
+    folder = resources.files("motion") / "rigs"
+    return [_load_file(f.read_text(encoding="utf-8"), f"motion/rigs/{f.name}")
             for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".toml")]
 
 

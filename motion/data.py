@@ -14,7 +14,7 @@ import numpy as np
 
 class MotionError(ValueError):
     """A motion file that cannot be read or mapped; the message names the problem (not the file:
-    callers that know the path prefix it, see :func:`indexer.formats.load_motion`)."""
+    callers that know the path prefix it, see :func:`motion.formats.load_motion`)."""
 
 
 @dataclass

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.fk import kabsch, matrix_to_euler_zyx, minimal_rotation
-from indexer.motion import Motion, MotionError
-from indexer.skeleton import JOINTS, PARENTS
+from motion.data import Motion, MotionError
+from motion.fk import kabsch, matrix_to_euler_zyx, minimal_rotation
+from motion.skeleton import JOINTS, PARENTS
 
 CM_PER_M = 100.0
 _SIDE = {"l": 1.0, "r": -1.0}
@@ -101,7 +101,7 @@ def _hierarchy_text(rest: np.ndarray, exact: bool) -> str:
 def bvh_text(motion: Motion, exact: bool = True) -> str:
     """The BVH text for a canonical motion (see the module docstring for the construction)."""
     if tuple(motion.joint_names) != JOINTS:
-        raise MotionError("write_bvh needs a canonical motion (the joints of indexer.skeleton.JOINTS)")
+        raise MotionError("write_bvh needs a canonical motion (the joints of motion.skeleton.JOINTS)")
     pos = motion.positions.astype(np.float64) * CM_PER_M
     rest, rotations = solve_pose(pos)
     columns = []
@@ -122,7 +122,7 @@ def bvh_text(motion: Motion, exact: bool = True) -> str:
 def write_bvh(motion: Motion, path: str | Path, exact: bool = True) -> None:
     """Write a canonical motion (metres) to ``path`` as a centimetre BVH on the canonical skeleton.
 
-    Reading it back with :func:`indexer.bvh.read_bvh_text` gives the canonical joints (plus End
+    Reading it back with :func:`motion.bvh.read_bvh_text` gives the canonical joints (plus End
     Sites ``head_end``, ``*_wrist_end``, ``*_toe_end``) at 100 x the input positions.
     """
     Path(path).write_text(bvh_text(motion, exact), encoding="utf-8")
