@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "dancesearch.commands.serve",     # serve (HTTP API + web page)
     "dancesearch.commands.train",     # train, eval
     "dancesearch.commands.render",    # render (stick-figure PNG / GIF of motion files)
+    "dancesearch.commands.rig",       # rig (how a file's skeleton is recognised; --toml)
     "dancesearch.commands.search",    # search text|clip, describe, generate, reindex
     "dancesearch.commands.demo",      # demo (sample library + shipped model + web page)
     "dancesearch.commands.bench",     # bench (ingest, latency, load, scale, quality, peers)

@@ -45,7 +45,8 @@ def _aware(ts: datetime) -> datetime:
 def _clip_info(clip: Clip, source: str) -> ClipInfo:
     return ClipInfo(clip.id, source, clip.path, clip.content_hash, clip.format, clip.rig,
                     clip.orig_fps, clip.orig_frames, clip.frames, clip.duration, dict(clip.labels or {}),
-                    clip.description, clip.split, clip.motion_key, _aware(clip.created_at))
+                    clip.description, clip.split, clip.motion_key, _aware(clip.created_at),
+                    dict(clip.details or {}))
 
 
 def _labels_match(labels: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -157,7 +158,8 @@ class Library:
                 "duration": clip.frames / CANONICAL_FPS, "labels": dict(clip.labels),
                 "description": clip.description, "split": validate_split(clip.split),
                 "motion_key": clip.motion_key, "file_size": clip.file_size,
-                "file_mtime_ns": clip.file_mtime_ns, "created_at": utcnow()}
+                "file_mtime_ns": clip.file_mtime_ns, "details": dict(clip.details or {}),
+                "created_at": utcnow()}
 
     def update_clip_metadata(self, clip_id: int, labels: Mapping[str, Any], description: str | None,
                              split: Any) -> bool:

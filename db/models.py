@@ -94,6 +94,9 @@ class Clip(Base):
     motion_key: Mapped[str] = mapped_column(String(64))
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     file_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    # What the reader and canonicaliser detected: rig, units, up axis, root handling, interpolated
+    # joints, frame-rate source (sidecar or file), plausibility measures (see motion.canonical.Decision).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     source: Mapped[Source] = relationship(back_populates="clips")

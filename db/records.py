@@ -35,6 +35,7 @@ class NewClip:
     orig_offset: int = 0
     file_size: int | None = None
     file_mtime_ns: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ClipInfo:
     split: Any
     motion_key: str
     created_at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the clip."""

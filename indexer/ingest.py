@@ -145,7 +145,7 @@ class Ingester:
         todo = self._skip_unchanged(files)
         cfg = WorkerConfig(str(self.lib.store.root),
                            int(self.opts.max_file_mb * 1e6) if self.opts.max_file_mb else None,
-                           rig_dirs, frozenset(self.lib.known_hashes()))
+                           rig_dirs, frozenset(self.lib.known_hashes()), self.meta)
         from tqdm import tqdm
 
         with tqdm(total=len(todo), unit="file", disable=None if self.opts.progress else True,
@@ -259,7 +259,7 @@ class Ingester:
                        labels=dict(meta.labels) if meta else {},
                        description=meta.description if meta else None,
                        split=meta.split if meta else None, orig_offset=res.orig_offset,
-                       file_size=size, file_mtime_ns=mtime)
+                       file_size=size, file_mtime_ns=mtime, details=dict(res.details or {}))
 
 
 def run_pool(paths: Sequence[str], cfg: WorkerConfig, workers: int,

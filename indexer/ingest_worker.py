@@ -1,6 +1,8 @@
 """The per-file half of bulk ingest, run inside worker processes: read, hash, canonicalise, store.
 
-Each call handles one file and never raises for bad input: any problem, including running out of
+A sidecar entry for the file (matched by path or content hash) supplies its frame rate, which
+replaces the file's own, and a DeepMimic clip's character file; without one, a DeepMimic clip uses
+the character file beside it. Each call handles one file and never raises for bad input: any problem, including running out of
 memory, comes back as a failed :class:`FileResult` with a reason. The canonical motion is written
 to the motion store here (atomically), so only a few numbers travel back to the parent, which
 writes the database. Worker state (rig mappings, known hashes, limits) is set once per process by
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.metadata import MetadataIndex
 from motion.data import MotionError
 
 log = logging.getLogger(__name__)
@@ -28,17 +31,23 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """What every worker needs: the store folder, the size limit, rig folders, hashes to skip."""
+    """What every worker needs: the store folder, the size limit, rig folders, hashes to skip and
+    the sidecar metadata (for each file's frame rate and DeepMimic character)."""
 
     store_root: str
     max_bytes: int | None = None
     rig_dirs: tuple[str, ...] = ()
     known_hashes: frozenset[str] = frozenset()
+    metadata: MetadataIndex | None = None
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """The outcome for one file: ``status`` is ``"ok"``, ``"duplicate"`` or ``"failed"``."""
+    """The outcome for one file: ``status`` is ``"ok"``, ``"duplicate"`` or ``"failed"``.
+
+    ``orig_fps`` is the rate the clip was read at (a sidecar's ``fps`` wins over the file's);
+    ``file_fps`` is what the file itself says and ``fps_source`` which of the two was used.
+    """
 
     path: str
     status: str
@@ -51,6 +60,9 @@ class FileResult:
     orig_offset: int = 0
     frames: int = 0
     motion_key: str | None = None
+    file_fps: float | None = None
+    fps_source: str | None = None
+    details: dict[str, Any] | None = None
 
 
 class FileTooLarge(Exception):
@@ -112,7 +124,10 @@ def _canonicalise(path: Path, data: bytes, name: str, cfg: WorkerConfig, digest:
     from motion.canonical import to_canonical
     from motion.formats import load_motion_bytes
 
-    motion = load_motion_bytes(data, name, max_bytes=cfg.max_bytes)
+    hint = cfg.metadata.lookup(path, digest) if cfg.metadata is not None else None
+    motion = load_motion_bytes(data, name, max_bytes=cfg.max_bytes, folder=path.parent,
+                               character=hint.character if hint else None,
+                               fps=hint.fps if hint else None)
     canon = to_canonical(motion, _rigs())
     if canon.n_frames == 0:
         return _fail(path, "no frames left after canonicalisation", digest)
@@ -123,7 +138,19 @@ def _canonicalise(path: Path, data: bytes, name: str, cfg: WorkerConfig, digest:
                       rig=str(meta["rig"]) if meta.get("rig") else None,
                       orig_fps=float(motion.fps), orig_frames=motion.n_frames,
                       orig_offset=int(meta.get("dropped_frames", 0) or 0),  # type: ignore[call-overload]
-                      frames=canon.n_frames, motion_key=key)
+                      frames=canon.n_frames, motion_key=key,
+                      file_fps=float(motion.meta.get("file_fps", motion.fps)),  # type: ignore[arg-type]
+                      fps_source=str(motion.meta.get("fps_source", "file")),
+                      details=_details(canon.meta, motion.meta))
+
+
+def _details(canon_meta: dict[str, Any], file_meta: dict[str, Any]) -> dict[str, Any]:
+    """What is recorded in the clip's ``details``: the canonicaliser's decisions and the frame-rate source."""
+    out = dict(canon_meta.get("detected") or {})
+    out["plausibility"] = canon_meta.get("plausibility")
+    out["fps"] = {"used": canon_meta.get("source_fps"), "file": file_meta.get("file_fps"),
+                  "source": file_meta.get("fps_source", "file")}
+    return out
 
 
 def process_file(path_str: str) -> FileResult:

@@ -3,10 +3,15 @@
 Two formats are read:
 
 * a corpus-style ``manifest.json``: ``{"sequences": [{"id", "source", "file", "format", "fps",
-  "frames", "labels": {...}, "split", "sha256"}, ...]}`` with ``file`` relative to the manifest's
-  folder;
+  "frames", "labels": {...}, "split", "sha256", "character"}, ...]}`` with ``file`` (and
+  ``character``) relative to the manifest's folder;
 * a CSV file with a ``file`` column (relative to the CSV's folder) and any other columns as labels;
-  ``split`` and ``source`` columns set the split and source, empty cells are left out.
+  ``split`` and ``source`` columns set the split and source, ``fps`` and ``character`` columns the
+  frame rate and DeepMimic character file (relative to the CSV's folder), empty cells are left out.
+
+A sidecar's ``fps`` (null or empty where the file's own rate is right) overrides the rate the file
+states, e.g. BVH headers that claim 120 fps for a 60 fps capture; ``character`` names the DeepMimic
+character file of a clip (see :mod:`motion.deepmimic`).
 
 A ``description`` label also becomes the clip's description. Files are matched by their resolved
 absolute path, so it does not matter how the ingest paths were spelled; entries also match by the
@@ -40,6 +45,8 @@ class ClipMetadata:
     source: str | None = None
     sha256: str | None = None
     root: str | None = None
+    fps: float | None = None
+    character: str | None = None
 
     @property
     def description(self) -> str | None:
@@ -63,6 +70,26 @@ def _check_split(split: Any, where: str) -> Any:
     raise MetadataError(f"{where}: split must be a name or {{name: [start, end]}}, got {split!r}")
 
 
+def _check_fps(fps: Any, where: str) -> float | None:
+    if fps is None or fps == "":
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(fps, bool) or not 0 < value < 10000:
+        raise MetadataError(f"{where}: fps must be a positive number or empty, got {fps!r}")
+    return value
+
+
+def _character(character: Any, root: Path, where: str) -> str | None:
+    if character is None or character == "":
+        return None
+    if not isinstance(character, str):
+        raise MetadataError(f"{where}: character must be a file name, got {character!r}")
+    return path_key(root / character)
+
+
 def _manifest_entry(entry: Any, root: Path, where: str) -> tuple[str, ClipMetadata]:
     if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"]:
         raise MetadataError(f"{where}: each sequence needs a \"file\" string")
@@ -73,7 +100,9 @@ def _manifest_entry(entry: Any, root: Path, where: str) -> tuple[str, ClipMetada
     source = entry.get("source")
     meta = ClipMetadata(labels=dict(labels), split=_check_split(entry.get("split"), where),
                         source=str(source) if source else None,
-                        sha256=sha.lower() if isinstance(sha, str) and sha else None, root=str(root))
+                        sha256=sha.lower() if isinstance(sha, str) and sha else None, root=str(root),
+                        fps=_check_fps(entry.get("fps"), where),
+                        character=_character(entry.get("character"), root, where))
     return path_key(root / entry["file"]), meta
 
 
@@ -106,10 +135,14 @@ def load_csv(path: Path) -> list[tuple[str, ClipMetadata]]:
     for i, row in enumerate(rows, start=2):
         if not row.get("file"):
             raise MetadataError(f"{path}: line {i}: empty \"file\" cell")
-        labels = {k: v for k, v in row.items() if v and k not in ("file", "split", "source")}
+        labels = {k: v for k, v in row.items()
+                  if v and k not in ("file", "split", "source", "fps", "character")}
+        where = f"{path}: line {i}"
         out.append((path_key(root / row["file"]),
                     ClipMetadata(labels=labels, split=row.get("split") or None,
-                                 source=row.get("source") or None, root=str(root))))
+                                 source=row.get("source") or None, root=str(root),
+                                 fps=_check_fps(row.get("fps"), where),
+                                 character=_character(row.get("character"), root, where))))
     return out
 
 

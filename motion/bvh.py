@@ -231,7 +231,9 @@ def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
 def read_bvh_text(text: str) -> Motion:
     """Parse BVH text into a :class:`Motion` in the file's own units and axes.
 
-    meta: ``format`` = "bvh", ``frame_time`` (seconds), ``end_sites`` (names of the End Site joints).
+    meta: ``format`` = "bvh", ``frame_time`` (seconds), ``end_sites`` (names of the End Site joints),
+    ``root_offset`` (the ROOT OFFSET, when the root has position channels: canonicalisation reports from
+    it whether the channels were absolute or relative, see :mod:`motion.orientation`).
     """
     split = re.search(r"^[ \t]*MOTION[ \t]*\r?$", text, flags=re.MULTILINE)
     if split is None:
@@ -242,6 +244,8 @@ def read_bvh_text(text: str) -> Motion:
     values, fps, frame_time = parse_motion_block(text[split.end():], skeleton.n_channels)
     positions = skeleton_positions(skeleton, values)
     end_sites = [n for n, e in zip(skeleton.names, skeleton.end_site, strict=True) if e]
-    return Motion(positions.astype(np.float32), fps, list(skeleton.names), list(skeleton.parents),
-                  {"format": "bvh", "frame_time": frame_time, "end_sites": end_sites})
+    meta: dict[str, object] = {"format": "bvh", "frame_time": frame_time, "end_sites": end_sites}
+    if any(c.endswith("position") for c in skeleton.channels[0]):
+        meta["root_offset"] = [float(v) for v in skeleton.offsets[0]]
+    return Motion(positions.astype(np.float32), fps, list(skeleton.names), list(skeleton.parents), meta)
 

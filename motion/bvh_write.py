@@ -126,3 +126,82 @@ def write_bvh(motion: Motion, path: str | Path, exact: bool = True) -> None:
     Sites ``head_end``, ``*_wrist_end``, ``*_toe_end``) at 100 x the input positions.
     """
     Path(path).write_text(bvh_text(motion, exact), encoding="utf-8")
+
+
+def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, fps: float,
+                  rest_dirs: np.ndarray, *, root_offset: np.ndarray | None = None, absolute_channels: bool = False,
+                  end_sites: dict[int, np.ndarray] | None = None, order: str = "ZXY") -> str:
+    """BVH text for any joint tree from global joint positions (T, J, 3) in the file's own units/axes.
+
+    Retargets positions onto a rig of another convention (tests, cross-rig evaluation, export on a
+    user's rig). ``parents`` must list parents before children; ``rest_dirs`` (J, 3) are the rest-pose
+    bone directions (T-pose or A-pose) used for single-child bones; joints with several children get the
+    data's median local geometry as rest offsets and a Kabsch rotation per frame; rest lengths are the
+    median bone lengths, so rigid data come back exactly (to print precision) and non-rigid data within
+    their length variation. Only the root has position channels; ``root_offset`` is written as the ROOT
+    OFFSET and subtracted from the channels (None: a zero OFFSET, absolute channels), or with
+    ``absolute_channels`` kept in the channels too (the Mixamo/Rokoko export quirk). ``end_sites`` maps
+    a leaf joint to its End Site offset.
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    n_frames, n_joints = pos.shape[:2]
+    bones = pos - pos[:, [max(p, 0) for p in parents]]
+    lengths = np.median(np.linalg.norm(bones, axis=-1), axis=0)
+    rest = np.zeros((n_joints, 3))
+    dirs = np.asarray(rest_dirs, dtype=np.float64)
+    for j in range(1, n_joints):
+        d = dirs[j] / max(np.linalg.norm(dirs[j]), 1e-9)
+        rest[j] = d * lengths[j]
+    children = [[c for c, p in enumerate(parents) if p == j] for j in range(n_joints)]
+    rotations = np.empty((n_frames, n_joints, 3, 3))
+    for j, parent in enumerate(parents):
+        kids = [k for k in children[j] if lengths[k] > 1e-9]
+        parent_rot = rotations[:, parent] if parent >= 0 else np.broadcast_to(np.eye(3), (n_frames, 3, 3))
+        if len(kids) >= 2:
+            first = kabsch(rest[kids], bones[:, kids])
+            local = np.median(np.einsum("tba,tkb->tka", first, bones[:, kids]), axis=0)
+            rest[kids] = local * (lengths[kids] / np.maximum(np.linalg.norm(local, axis=-1), 1e-9))[:, None]
+            rotations[:, j] = kabsch(rest[kids], bones[:, kids])
+        elif len(kids) == 1:
+            rest_dir = np.einsum("tab,b->ta", parent_rot, rest[kids[0]])
+            rotations[:, j] = minimal_rotation(rest_dir, bones[:, kids[0]]) @ parent_rot
+        else:
+            rotations[:, j] = parent_rot
+    offset0 = np.zeros(3) if root_offset is None else np.asarray(root_offset, dtype=np.float64)
+    out = io.StringIO()
+    rot_names = " ".join(f"{a}rotation" for a in order)
+    end_sites = end_sites or {}
+
+    def emit(j: int, depth: int) -> None:
+        pad = "  " * depth
+        root = parents[j] < 0
+        off = offset0 if root else rest[j]
+        out.write(f"{pad}{'ROOT' if root else 'JOINT'} {names[j]}\n{pad}{{\n")
+        out.write(f"{pad}  OFFSET {off[0]:.6f} {off[1]:.6f} {off[2]:.6f}\n")
+        out.write(f"{pad}  CHANNELS {6 if root else 3} {'Xposition Yposition Zposition ' if root else ''}{rot_names}\n")
+        for kid in children[j]:
+            emit(kid, depth + 1)
+        if j in end_sites:
+            e = end_sites[j]
+            out.write(f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET {e[0]:.6f} {e[1]:.6f} {e[2]:.6f}\n{pad}  }}\n")
+        out.write(f"{pad}}}\n")
+
+    out.write("HIERARCHY\n")
+    emit(0, 0)
+    columns = [pos[:, 0] if absolute_channels else pos[:, 0] - offset0]
+    for j, parent in enumerate(parents):
+        local = rotations[:, j] if parent < 0 else np.swapaxes(rotations[:, parent], -1, -2) @ rotations[:, j]
+        angles = matrix_to_euler(local, order)
+        columns.append(np.rad2deg(np.unwrap(np.deg2rad(angles), axis=0)))
+    values = io.StringIO()
+    np.savetxt(values, np.concatenate(columns, axis=1), fmt="%.6f")
+    return (f"{out.getvalue()}MOTION\nFrames: {n_frames}\nFrame Time: {1.0 / fps:.8f}\n{values.getvalue()}")
+
+
+def matrix_to_euler(matrices: np.ndarray, order: str) -> np.ndarray:
+    """Euler angles in degrees (..., 3), in the BVH channel ``order`` (intrinsic, as the reader composes)."""
+    from scipy.spatial.transform import Rotation
+
+    flat = matrices.reshape(-1, 3, 3)
+    angles = Rotation.from_matrix(flat).as_euler(order.upper(), degrees=True)
+    return angles.reshape(*matrices.shape[:-2], 3)

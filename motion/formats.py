@@ -1,26 +1,47 @@
 """Which files are motion, and loading any supported motion file into a :class:`Motion`.
 
 Supported: BVH (``.bvh``), ballroom skeleton JSON (``skeletons.json`` or any JSON object with a
-``skeletons`` key) and positions ``.npz``; BVH and JSON may be gzip-compressed (``.gz``), which is
-read transparently. Loading never trusts sizes: ``max_bytes`` bounds the file and its uncompressed
+``skeletons`` key), DeepMimic motion JSON (an object with a ``Frames`` key, read with its character
+file, see :mod:`motion.deepmimic` and :func:`load_motion`) and positions ``.npz``; BVH and JSON may
+be gzip-compressed (``.gz``), which is read transparently. Loading never trusts sizes: ``max_bytes`` bounds the file and its uncompressed
 content (at most ``max_bytes + 1`` bytes are ever inflated, so gzip bombs stop early). Every failure
 is a :class:`MotionFileError` whose message starts with the file name.
+
+glTF 2.0 skeletal animation (``.gltf``, optionally ``.gz``, and binary ``.glb``) is read by
+:mod:`motion.gltf` (external ``.bin`` buffers only when loading from a path). Known motion formats
+that cannot be read (FBX, C3D, TRC, ASF/AMC, ...) are classified as motion, so they are reported,
+not skipped, and loading them fails with a message naming the supported formats and how to convert.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import zlib
 from pathlib import Path
 from typing import Literal
 
-from motion.ballroom import read_ballroom_text
+from motion import deepmimic
+from motion.ballroom import read_ballroom_document
 from motion.bvh import read_bvh_text
 from motion.data import Motion, MotionError
+from motion.gltf import read_gltf_bytes
 from motion.npz import read_npz_bytes
 
-MOTION_SUFFIXES = (".bvh", ".bvh.gz", ".npz", ".json", ".json.gz")
+MOTION_SUFFIXES = (".bvh", ".bvh.gz", ".npz", ".json", ".json.gz", ".gltf", ".gltf.gz", ".glb")
+# Motion formats we know but cannot read: suffix -> (name, how Blender imports it).
+UNSUPPORTED_MOTION = {
+    ".fbx": ("FBX", "File > Import > FBX"),
+    ".c3d": ("C3D", "File > Import > C3D (the C3D importer add-on)"),
+    ".trc": ("TRC", "a TRC importer add-on, or OpenSim"),
+    ".asf": ("ASF/AMC", "File > Import > Acclaim (the ASF/AMC importer add-on)"),
+    ".amc": ("ASF/AMC", "File > Import > Acclaim (the ASF/AMC importer add-on)"),
+    ".htr": ("HTR", "a motion-capture tool such as MotionBuilder"),
+    ".mvnx": ("Xsens MVNX", "Xsens MVN Analyze (export BVH or FBX)"),
+}
+SUPPORTED_TEXT = ("BVH (.bvh), glTF/GLB (.gltf, .glb), ballroom skeletons JSON (.json), DeepMimic JSON "
+                  "(.json) and positions .npz; each may be gzip-compressed (.gz) except .npz and .glb")
 NOT_MOTION_JSON = frozenset({"manifest.json", "config.json", "package.json"})
 _PEEK_BYTES = 4 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -59,19 +80,60 @@ def _text(data: bytes) -> str:
 def _kind(filename: str) -> str:
     name = filename.lower()
     base = name[:-3] if name.endswith(".gz") else name
-    for kind in ("bvh", "npz", "json"):
+    for kind in ("bvh", "npz", "json", "gltf", "glb"):
         if base.endswith("." + kind):
-            if kind == "npz" and base != name:
-                raise MotionError("gzip-compressed .npz is not supported (.npz is already compressed)")
+            if kind in ("npz", "glb") and base != name:
+                raise MotionError(f"gzip-compressed .{kind} is not supported (.{kind} is already compact)")
             return kind
-    raise MotionError("unsupported file type (expected .bvh, .npz or skeletons .json, optionally .gz)")
+    suffix = base[base.rfind("."):] if "." in base else ""
+    if suffix in UNSUPPORTED_MOTION:
+        label, importer = UNSUPPORTED_MOTION[suffix]
+        raise MotionError(f"unsupported file type: {label} ({suffix}) motion files are not supported. "
+                          f"Supported formats: {SUPPORTED_TEXT}. Convert it first, e.g. in Blender: "
+                          f"{importer}, then File > Export > BVH or glTF 2.0 (.glb)")
+    raise MotionError("unsupported file type (expected .bvh, .gltf, .glb, .npz or skeletons .json, "
+                      "optionally .gz)")
 
 
-def load_motion_bytes(data: bytes, filename: str, max_bytes: int | None = None) -> Motion:
+def _read_json(text: str, character: str | Path | None, folder: str | Path | None) -> Motion:
+    """Ballroom or DeepMimic JSON, told apart by their keys."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MotionError(f"invalid JSON: {exc}") from None
+    if deepmimic.is_motion_document(document):
+        path = deepmimic.find_character(character, folder)
+        return deepmimic.read_deepmimic_document(document, deepmimic.load_character(path))
+    if deepmimic.is_character_document(document):
+        raise MotionError("this is a DeepMimic character file (it has a \"Skeleton\" key), not a "
+                          "motion: it is read together with the clips beside it")
+    return read_ballroom_document(document)
+
+
+def _set_fps(motion: Motion, fps: float | None) -> Motion:
+    """Record the file's rate in meta (``file_fps``) and let a sidecar's ``fps`` replace it."""
+    motion.meta.setdefault("file_fps", float(motion.fps))
+    if fps is None:
+        motion.meta.setdefault("fps_source", "file")
+        return motion
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps < 10000:
+        raise MotionError(f"the frame rate given for this file must be a positive number, got {fps!r}")
+    motion.fps = float(fps)
+    motion.meta["fps_source"] = "sidecar"
+    return motion
+
+
+def load_motion_bytes(data: bytes, filename: str, max_bytes: int | None = None, *,
+                      character: str | Path | None = None, folder: str | Path | None = None,
+                      fps: float | None = None) -> Motion:
     """Parse an in-memory motion file; ``filename`` picks the format and names the file in errors.
 
     Returns the motion in the source's own units, axes and joints (see :mod:`motion.canonical`).
-    Raises :class:`MotionFileError` for anything unreadable, empty, too large or malformed.
+    A DeepMimic clip needs its character file: ``character`` (e.g. from a sidecar) wins, else the
+    one character file in ``folder`` (the clip's folder; none for an upload). ``fps`` (a sidecar's
+    frame rate) replaces the file's; meta records ``file_fps`` and ``fps_source`` (``"file"`` or
+    ``"sidecar"``). Raises :class:`MotionFileError` for anything unreadable, empty, too large or
+    malformed.
     """
     try:
         if max_bytes is not None and len(data) > max_bytes:
@@ -84,17 +146,25 @@ def load_motion_bytes(data: bytes, filename: str, max_bytes: int | None = None) 
         if not data.strip():
             raise MotionError("file is empty")
         if kind == "npz":
-            return read_npz_bytes(data)
+            return _set_fps(read_npz_bytes(data), fps)
+        if kind in ("gltf", "glb"):
+            return _set_fps(read_gltf_bytes(data, base_dir=folder, max_bytes=max_bytes), fps)
         text = _text(data)
-        return read_bvh_text(text) if kind == "bvh" else read_ballroom_text(text)
+        motion = read_bvh_text(text) if kind == "bvh" else _read_json(text, character, folder)
+        return _set_fps(motion, fps)
     except MotionFileError:
         raise
     except MotionError as exc:
         raise MotionFileError(filename, str(exc)) from None
 
 
-def load_motion(path: str | Path, max_bytes: int | None = None) -> Motion:
-    """Load any supported motion file (see the module docstring) into a :class:`Motion`."""
+def load_motion(path: str | Path, max_bytes: int | None = None, *, character: str | Path | None = None,
+                fps: float | None = None) -> Motion:
+    """Load any supported motion file (see the module docstring) into a :class:`Motion`.
+
+    ``character``: a DeepMimic clip's character file (default: the one beside the clip);
+    ``fps``: a frame rate that replaces the file's (a sidecar's, see :func:`load_motion_bytes`).
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -103,10 +173,10 @@ def load_motion(path: str | Path, max_bytes: int | None = None) -> Motion:
         data = path.read_bytes()
     except OSError as exc:
         raise MotionFileError(path, f"cannot read file ({exc.strerror or exc})") from None
-    return load_motion_bytes(data, str(path), max_bytes)
+    return load_motion_bytes(data, str(path), max_bytes, character=character, folder=path.parent, fps=fps)
 
 
-def _peek_has_skeletons(path: Path) -> bool:
+def _peek_motion_keys(path: Path) -> bool:
     try:
         with path.open("rb") as raw:
             head = raw.read(2)
@@ -115,7 +185,7 @@ def _peek_has_skeletons(path: Path) -> bool:
             chunk = stream.read(_PEEK_BYTES)
     except (OSError, EOFError, zlib.error):
         return True  # unreadable: let load_motion report it loudly rather than skip silently
-    return b'"skeletons"' in chunk
+    return b'"skeletons"' in chunk or b'"Frames"' in chunk
 
 
 def classify(path: str | Path) -> Literal["motion", "ignored"]:
@@ -123,17 +193,21 @@ def classify(path: str | Path) -> Literal["motion", "ignored"]:
 
     By name: .bvh(.gz) and .npz are motion (even when broken - loading then fails loudly);
     READMEs, licences, CSV, text and other files are ignored. JSON (.json/.json.gz) is motion when
-    it is named ``skeletons.json`` or its first 4 MiB contain a ``"skeletons"`` key, and ignored
-    otherwise (manifest.json and config.json always are).
+    it is named ``skeletons.json`` or its first 4 MiB contain a ``"skeletons"`` key (ballroom) or a
+    ``"Frames"`` key (DeepMimic), and ignored otherwise (manifest.json and config.json always are,
+    and so are DeepMimic character files, which have ``"Skeleton"`` but no ``"Frames"``).
     """
     path = Path(path)
     name = path.name.lower()
-    if name.endswith((".bvh", ".bvh.gz", ".npz")):
+    if name.endswith((".bvh", ".bvh.gz", ".npz", ".gltf", ".gltf.gz", ".glb")):
         return "motion"
+    base = name[:-3] if name.endswith(".gz") else name
+    if base.endswith(tuple(UNSUPPORTED_MOTION)):
+        return "motion"  # unreadable, but reported rather than skipped silently
     if not name.endswith((".json", ".json.gz")):
         return "ignored"
     if name in NOT_MOTION_JSON:
         return "ignored"
     if name.startswith("skeletons.json"):
         return "motion"
-    return "motion" if _peek_has_skeletons(path) else "ignored"
+    return "motion" if _peek_motion_keys(path) else "ignored"

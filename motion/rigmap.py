@@ -179,6 +179,13 @@ def load_rigs(extra_dirs: Iterable[str | Path] = ()) -> list[Rig]:
     return list(rigs.values())
 
 
+def find_rig(joint_names: Sequence[str], rigs: Sequence[Rig]) -> Rig | None:
+    """The rig file whose referenced joints all exist in ``joint_names`` (most specific first), or None."""
+    present = set(joint_names)
+    fitting = [r for r in rigs if r.referenced <= present]
+    return max(fitting, key=lambda r: (len(r.referenced), r.name)) if fitting else None
+
+
 def detect_rig(joint_names: Sequence[str], rigs: Sequence[Rig]) -> Rig:
     """The rig whose referenced joints all exist in ``joint_names`` (most specific first).
 

@@ -77,7 +77,8 @@ def canonical_positions(motion: Motion) -> np.ndarray:
         from motion.canonical import to_canonical
 
         try:
-            positions = to_canonical(motion).positions
+            # A query is not stored: an implausible one (a sketch, a synthetic test motion) is still searched.
+            positions = to_canonical(motion, check=False).positions
         except MotionError as exc:
             raise InvalidQuery(f"cannot map the query motion onto the canonical skeleton: {exc}") from None
     if positions.shape[0] == 0 or not np.isfinite(positions).all():

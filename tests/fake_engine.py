@@ -58,7 +58,14 @@ def jump(seconds: float = 6.0) -> Motion:
     height = 0.3 * np.abs(np.sin(np.pi * t))
     pos = np.repeat(REST[None], len(t), 0)
     pos[:, :, 1] += height[:, None]
-    pos[:, ARMS, 1] += (1.2 * height)[:, None]
+    # Arms swing up sideways about the shoulders (rigid bones: stored clips must pass the plausibility checks).
+    angle = 4.1 * height
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    for shoulder, joints, side in ((5, ARMS[:2], 1.0), (8, ARMS[2:], -1.0)):
+        rel = pos[:, joints] - pos[:, [shoulder]]
+        x, y = rel[..., 0].copy(), rel[..., 1].copy()
+        rel[..., 0], rel[..., 1] = c * x - side * s * y, side * s * x + c * y
+        pos[:, joints] = pos[:, [shoulder]] + rel
     return canonical(pos, kind="jump")
 
 

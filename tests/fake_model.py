@@ -92,7 +92,11 @@ def arms(seconds: float, height: float = 0.3) -> np.ndarray:
     t = _times(seconds)
     pos = still(seconds)
     pos[:, _ELBOWS, 1] = 1.6
-    pos[:, _WRISTS, 1] = (1.45 + height + 0.1 * np.sin(2 * np.pi * t))[:, None]
+    # Waving: each forearm swings about its elbow (a rigid bone, as stored clips must have).
+    reach = 1.45 + height - 1.6
+    swing = 0.5 * np.sin(2 * np.pi * t)
+    pos[:, _WRISTS, 0] = pos[:, _ELBOWS, 0] + (reach * np.sin(swing))[:, None]
+    pos[:, _WRISTS, 1] = 1.6 + (reach * np.cos(swing))[:, None]
     return pos
 
 

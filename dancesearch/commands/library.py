@@ -60,7 +60,11 @@ def _print_json(doc: Any) -> None:
 def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = None,
            max_file_mb: MaxMbOpt = 512.0, rigs: RigsOpt = None, json_out: JsonOpt = False,
            data_dir: DataDirOpt = None, db: DbOpt = None) -> None:
-    """Ingest motion files and folders into the library (skipping what is already there)."""
+    """Ingest motion files and folders into the library (skipping what is already there).
+
+    Exit status: 0 all motion files are in the library, 1 some failed (listed by `dancesearch errors`),
+    2 nothing could be ingested or bad usage; --json prints the summary in every case.
+    """
     from indexer.ingest import Ingester, IngestInputError, IngestOptions
     from indexer.metadata import MetadataError, load_metadata
 
@@ -84,9 +88,10 @@ def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = 
             typer.echo(f"\ninterrupted after adding {ingester.summary.added} clips; run the same "
                        "command again to finish", err=True)
             raise typer.Exit(130) from None
+    code = ingest_exit_code(summary.added, summary.skipped, summary.failed)
     if json_out:
         _print_json(summary.to_json())
-        return
+        raise typer.Exit(code)
     fps = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
     typer.echo(f"added {summary.added} clips ({summary.frames} frames, {summary.frames / 25 / 60:.1f} min), "
                f"skipped {summary.skipped}, failed {summary.failed}, ignored {summary.ignored} "
@@ -95,6 +100,15 @@ def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = 
         typer.echo(f"  failed: {path}: {reason}")
     if summary.failed:
         typer.echo(f"  ({summary.failed} failures recorded; list them with `dancesearch errors`)")
+    raise typer.Exit(code)
+
+
+def ingest_exit_code(added: int, skipped: int, failed: int) -> int:
+    """0: every motion file is in the library; 1: some files failed; 2: files failed and none is in
+    the library (nothing added or already there), or bad usage (see ``_fail``)."""
+    if not failed:
+        return 0
+    return 1 if added or skipped else 2
 
 
 def errors(json_out: JsonOpt = False,
