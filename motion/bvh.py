@@ -31,7 +31,7 @@ _CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotatio
 _MOTION_HEAD = re.compile(r"\s*Frames\s*:\s*(\S+)\s+Frame\s+Time\s*:\s*(\S+)[ \t]*(?:\r?\n|$)")
 MIN_FPS, MAX_FPS = 1.0, 1000.0
 
-__all__ = ["BvhSkeleton", "parse_hierarchy", "parse_motion_block", "read_bvh_text",
+__all__ = ["BvhSkeleton", "local_transforms", "parse_hierarchy", "parse_motion_block", "read_bvh_text",
            "skeleton_positions", "write_bvh"]
 
 
@@ -201,11 +201,14 @@ def _is_float(token: str) -> bool:
     return True
 
 
-def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
-    """Global joint positions (T, J, 3) of every joint (End Sites included) by forward kinematics."""
+def local_transforms(skeleton: BvhSkeleton, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[bool], list[bool]]:
+    """Per-frame local translations (T, J, 3) and rotations (T, J, 3, 3) from the channel values, and
+    which joints have position / rotation channels (exporters such as the glTF writer need to know)."""
     n_frames, n_joints = values.shape[0], len(skeleton.names)
-    translations = np.broadcast_to(np.asarray(skeleton.offsets), (n_frames, n_joints, 3)).copy()
+    translations = np.broadcast_to(np.asarray(skeleton.offsets, dtype=np.float64).reshape(n_joints, 3),
+                                   (n_frames, n_joints, 3)).copy()
     rotations = np.broadcast_to(np.eye(3), (n_frames, n_joints, 3, 3)).copy()
+    moving, rotating = [False] * n_joints, [False] * n_joints
     by_order: dict[str, tuple[list[int], list[list[int]]]] = {}
     column = 0
     for j, channels in enumerate(skeleton.channels):
@@ -215,6 +218,7 @@ def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
                 axis = "XYZ".index(name[0])
                 base = skeleton.offsets[j][axis] if skeleton.parents[j] < 0 else 0.0
                 translations[:, j, axis] = base + values[:, column]
+                moving[j] = True
             else:
                 rot_cols.append(column)
             column += 1
@@ -223,8 +227,15 @@ def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
             joints, cols = by_order.setdefault(order, ([], []))
             joints.append(j)
             cols.append(rot_cols)
+            rotating[j] = True
     for order, (joints, cols) in by_order.items():
         rotations[:, joints] = euler_to_matrix(values[:, np.asarray(cols)], order)
+    return translations, rotations, moving, rotating
+
+
+def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
+    """Global joint positions (T, J, 3) of every joint (End Sites included) by forward kinematics."""
+    translations, rotations, _, _ = local_transforms(skeleton, values)
     return forward_kinematics(skeleton.parents, translations, rotations)
 
 

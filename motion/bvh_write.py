@@ -47,17 +47,26 @@ def _children(joint: int) -> list[int]:
     return [c for c, p in enumerate(PARENTS) if p == joint]
 
 
-def solve_pose(positions_cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rest offsets (J, 3) and global joint rotations (T, J, 3, 3) fitting canonical positions."""
-    n_frames, n_joints = positions_cm.shape[:2]
-    bones = positions_cm - positions_cm[:, [max(p, 0) for p in PARENTS]]
+def solve_tree(parents: list[int] | tuple[int, ...], positions: np.ndarray,
+               rest_dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rest offsets (J, 3) and global joint rotations (T, J, 3, 3) of any joint tree fitting positions.
+
+    Rest lengths are the median bone lengths; single-child bones point along ``rest_dirs`` (J, 3) at rest
+    and get the least rotation onto the data (no spurious twist); joints with several children take the
+    data's median local geometry as rest offsets and a Kabsch rotation per frame; leaves inherit their
+    parent's rotation. ``parents`` lists parents before children.
+    """
+    n_frames, n_joints = positions.shape[:2]
+    bones = positions - positions[:, [max(p, 0) for p in parents]]
     lengths = np.median(np.linalg.norm(bones, axis=-1), axis=0)
+    dirs = np.asarray(rest_dirs, dtype=np.float64)
     rest = np.zeros((n_joints, 3))
     for j in range(1, n_joints):
-        rest[j] = _template(JOINTS[j]) * lengths[j]
+        rest[j] = dirs[j] / max(float(np.linalg.norm(dirs[j])), 1e-9) * lengths[j]
+    children = [[c for c, p in enumerate(parents) if p == j and lengths[c] > 1e-9] for j in range(n_joints)]
     rotations = np.empty((n_frames, n_joints, 3, 3))
-    for j, parent in enumerate(PARENTS):
-        kids = _children(j)
+    for j, parent in enumerate(parents):
+        kids = children[j]
         parent_rot = rotations[:, parent] if parent >= 0 else np.broadcast_to(np.eye(3), (n_frames, 3, 3))
         if len(kids) >= 2:
             first = kabsch(rest[kids], bones[:, kids])
@@ -70,6 +79,14 @@ def solve_pose(positions_cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else:
             rotations[:, j] = parent_rot
     return rest, rotations
+
+
+def solve_pose(positions_cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rest offsets (J, 3) and global joint rotations (T, J, 3, 3) fitting canonical positions."""
+    dirs = np.zeros((len(JOINTS), 3))
+    for j in range(1, len(JOINTS)):
+        dirs[j] = _template(JOINTS[j])
+    return solve_tree(PARENTS, positions_cm, dirs)
 
 
 def _hierarchy_text(rest: np.ndarray, exact: bool) -> str:
@@ -144,29 +161,8 @@ def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, f
     a leaf joint to its End Site offset.
     """
     pos = np.asarray(positions, dtype=np.float64)
-    n_frames, n_joints = pos.shape[:2]
-    bones = pos - pos[:, [max(p, 0) for p in parents]]
-    lengths = np.median(np.linalg.norm(bones, axis=-1), axis=0)
-    rest = np.zeros((n_joints, 3))
-    dirs = np.asarray(rest_dirs, dtype=np.float64)
-    for j in range(1, n_joints):
-        d = dirs[j] / max(np.linalg.norm(dirs[j]), 1e-9)
-        rest[j] = d * lengths[j]
-    children = [[c for c, p in enumerate(parents) if p == j] for j in range(n_joints)]
-    rotations = np.empty((n_frames, n_joints, 3, 3))
-    for j, parent in enumerate(parents):
-        kids = [k for k in children[j] if lengths[k] > 1e-9]
-        parent_rot = rotations[:, parent] if parent >= 0 else np.broadcast_to(np.eye(3), (n_frames, 3, 3))
-        if len(kids) >= 2:
-            first = kabsch(rest[kids], bones[:, kids])
-            local = np.median(np.einsum("tba,tkb->tka", first, bones[:, kids]), axis=0)
-            rest[kids] = local * (lengths[kids] / np.maximum(np.linalg.norm(local, axis=-1), 1e-9))[:, None]
-            rotations[:, j] = kabsch(rest[kids], bones[:, kids])
-        elif len(kids) == 1:
-            rest_dir = np.einsum("tab,b->ta", parent_rot, rest[kids[0]])
-            rotations[:, j] = minimal_rotation(rest_dir, bones[:, kids[0]]) @ parent_rot
-        else:
-            rotations[:, j] = parent_rot
+    rest, rotations = solve_tree(parents, pos, rest_dirs)
+    children = [[c for c, p in enumerate(parents) if p == j] for j in range(len(names))]
     offset0 = np.zeros(3) if root_offset is None else np.asarray(root_offset, dtype=np.float64)
     out = io.StringIO()
     rot_names = " ".join(f"{a}rotation" for a in order)
@@ -195,7 +191,7 @@ def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, f
         columns.append(np.rad2deg(np.unwrap(np.deg2rad(angles), axis=0)))
     values = io.StringIO()
     np.savetxt(values, np.concatenate(columns, axis=1), fmt="%.6f")
-    return (f"{out.getvalue()}MOTION\nFrames: {n_frames}\nFrame Time: {1.0 / fps:.8f}\n{values.getvalue()}")
+    return (f"{out.getvalue()}MOTION\nFrames: {len(pos)}\nFrame Time: {1.0 / fps:.8f}\n{values.getvalue()}")
 
 
 def matrix_to_euler(matrices: np.ndarray, order: str) -> np.ndarray:

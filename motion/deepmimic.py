@@ -20,7 +20,6 @@ resampled linearly onto that rate.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import zlib
@@ -33,12 +32,12 @@ import numpy as np
 
 from motion.data import Motion, MotionError
 from motion.fk import axis_rotation, euler_to_matrix, forward_kinematics
+from motion.gz import GZIP_MAGIC, inflate, read_head
 
 FORMAT = "deepmimic-json"
 # Values each joint type takes per frame (the root, type "none", takes position + quaternion).
 PARAMS = {"none": 7, "spherical": 4, "revolute": 1, "fixed": 0}
 UNSUPPORTED_TYPES = ("planar", "prismatic")
-_GZIP_MAGIC = b"\x1f\x8b"
 _UNEVEN_TOLERANCE = 1e-3  # relative spread of frame durations still treated as one rate
 
 
@@ -206,11 +205,11 @@ def load_character(path: str | Path) -> Character:
 
 
 def _json(data: bytes, what: str) -> object:
-    if data[:2] == _GZIP_MAGIC:
+    if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise MotionError(f"{what}: corrupt gzip data ({exc})") from None
+            data = inflate(data)
+        except MotionError as exc:
+            raise MotionError(f"{what}: {exc}") from None
     try:
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -220,11 +219,7 @@ def _json(data: bytes, what: str) -> object:
 def peek_is_character(path: Path, limit: int = 1 << 20) -> bool:
     """Whether ``path`` is a character JSON: its top-level object has a ``Skeleton`` key."""
     try:
-        with path.open("rb") as raw:
-            magic = raw.read(2)
-            raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw) if magic == _GZIP_MAGIC else raw
-            head = stream.read(limit)
+        head = read_head(path, limit)
         if b'"Skeleton"' not in head:
             return False
         return is_character_document(_json(path.read_bytes(), str(path)))

@@ -15,8 +15,6 @@ not skipped, and loading them fails with a message naming the supported formats 
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import zlib
 from pathlib import Path
@@ -27,6 +25,7 @@ from motion.ballroom import read_ballroom_document
 from motion.bvh import read_bvh_text
 from motion.data import Motion, MotionError
 from motion.gltf import read_gltf_bytes
+from motion.gz import GZIP_MAGIC, inflate, read_head
 from motion.npz import read_npz_bytes
 
 MOTION_SUFFIXES = (".bvh", ".bvh.gz", ".npz", ".json", ".json.gz", ".gltf", ".gltf.gz", ".glb")
@@ -44,7 +43,6 @@ SUPPORTED_TEXT = ("BVH (.bvh), glTF/GLB (.gltf, .glb), ballroom skeletons JSON (
                   "(.json) and positions .npz; each may be gzip-compressed (.gz) except .npz and .glb")
 NOT_MOTION_JSON = frozenset({"manifest.json", "config.json", "package.json"})
 _PEEK_BYTES = 4 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class MotionFileError(MotionError):
@@ -54,18 +52,6 @@ class MotionFileError(MotionError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
-
-
-def _inflate(data: bytes, max_bytes: int | None) -> bytes:
-    limit = -1 if max_bytes is None else max_bytes + 1
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            out = stream.read(limit)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise MotionError(f"corrupt gzip data ({exc})") from None
-    if max_bytes is not None and len(out) > max_bytes:
-        raise MotionError(f"uncompressed content is larger than the limit of {max_bytes} bytes")
-    return out
 
 
 def _text(data: bytes) -> str:
@@ -139,8 +125,8 @@ def load_motion_bytes(data: bytes, filename: str, max_bytes: int | None = None, 
         if max_bytes is not None and len(data) > max_bytes:
             raise MotionError(f"file is larger than the limit of {max_bytes} bytes")
         kind = _kind(filename)
-        if data[:2] == _GZIP_MAGIC:
-            data = _inflate(data, max_bytes)
+        if data[:2] == GZIP_MAGIC:
+            data = inflate(data, max_bytes)
         elif filename.lower().endswith(".gz"):
             raise MotionError("named .gz but not gzip data")
         if not data.strip():
@@ -178,11 +164,7 @@ def load_motion(path: str | Path, max_bytes: int | None = None, *, character: st
 
 def _peek_motion_keys(path: Path) -> bool:
     try:
-        with path.open("rb") as raw:
-            head = raw.read(2)
-            raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw) if head == _GZIP_MAGIC else raw
-            chunk = stream.read(_PEEK_BYTES)
+        chunk = read_head(path, _PEEK_BYTES)
     except (OSError, EOFError, zlib.error):
         return True  # unreadable: let load_motion report it loudly rather than skip silently
     return b'"skeletons"' in chunk or b'"Frames"' in chunk

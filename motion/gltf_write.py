@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import pygltflib
 
-from motion.bvh import BvhSkeleton, parse_hierarchy, parse_motion_block
+from motion.bvh import BvhSkeleton, local_transforms, parse_hierarchy, parse_motion_block
 from motion.bvh_write import bvh_text
 from motion.data import Motion, MotionError
-from motion.fk import euler_to_matrix
 from motion.gltf import matrix_to_quaternion, quaternion_to_matrix
 
 __all__ = ["Armature", "Clip", "RigSkeleton", "clip_from_bvh", "clip_from_bvh_text", "gltf_bytes",
@@ -75,27 +74,8 @@ class Armature:
 def clip_from_bvh(skeleton: BvhSkeleton, values: np.ndarray, fps: float,
                   name: str = "Take") -> tuple[RigSkeleton, Clip]:
     """Local rotations and translations of every joint, as :func:`motion.bvh.skeleton_positions` uses them."""
-    n_frames, n_joints = values.shape[0], len(skeleton.names)
-    offsets = np.asarray(skeleton.offsets, dtype=np.float64).reshape(n_joints, 3)
-    translations = np.broadcast_to(offsets, (n_frames, n_joints, 3)).copy()
-    rotations = np.broadcast_to(np.eye(3), (n_frames, n_joints, 3, 3)).copy()
-    moving, rotating = [False] * n_joints, [False] * n_joints
-    column = 0
-    for j, channels in enumerate(skeleton.channels):
-        rot_cols = []
-        for channel in channels:
-            if channel.endswith("position"):
-                axis = "XYZ".index(channel[0])
-                base = offsets[j, axis] if skeleton.parents[j] < 0 else 0.0
-                translations[:, j, axis] = base + values[:, column]
-                moving[j] = True
-            else:
-                rot_cols.append(column)
-            column += 1
-        if rot_cols:
-            order = "".join(c[0] for c in channels if c.endswith("rotation"))
-            rotations[:, j] = euler_to_matrix(values[:, rot_cols], order)
-            rotating[j] = True
+    translations, rotations, moving, rotating = local_transforms(skeleton, values)
+    offsets = np.asarray(skeleton.offsets, dtype=np.float64).reshape(len(skeleton.names), 3)
     rig = RigSkeleton(list(skeleton.names), list(skeleton.parents), offsets)
     return rig, Clip(name, float(fps), rotations, translations, moving, rotating)
 

@@ -220,8 +220,8 @@ def _first_child(sk: _Skeleton, j: int) -> int | None:
 
 
 def _limb(sk: _Skeleton, side: str, end_aliases: Sequence[str], mid_aliases: Sequence[str],
-          top_aliases: Sequence[str], scale: float) -> tuple[int, int, int | None] | None:
-    """(top, mid, end) joints of one limb of ``side``; ``end`` None when only an End Site is left."""
+          top_aliases: Sequence[str], scale: float) -> tuple[int, int, int] | None:
+    """(top, mid, end) joints of one limb of ``side`` (``end`` may be an End Site), or None."""
     end = _find(sk, side, end_aliases)
     mid = _real_parent(sk, end, scale) if end is not None else _find(sk, side, mid_aliases)
     if mid is not None and end is None:
@@ -295,9 +295,9 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
         arm = _limb(sk, side, ARM_END, ELBOW, UPPER_ARM, scale)
         leg = _limb(sk, side, LEG_END, KNEE, UPPER_LEG, scale)
         if arm is not None:
-            limbs[(side, "arm")] = arm  # type: ignore[assignment]
+            limbs[(side, "arm")] = arm
         if leg is not None:
-            limbs[(side, "leg")] = leg  # type: ignore[assignment]
+            limbs[(side, "leg")] = leg
     missing_limbs = [f"{'left' if s == 'l' else 'right'} {k}" for s in ("l", "r") for k in ("arm", "leg")
                      if (s, k) not in limbs]
     bases = set(sk.bases)
@@ -366,7 +366,7 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
             raise UnrecognisedRig(joint_names, bases, "no head joint and no chain above the shoulders")
         notes.append(f"head: top of the chain above the shoulders ({sk.names[head]})")
     direct("head", head)
-    head_chain = [a for a in reversed(sk.ancestors(head))]  # root ... parent of head
+    head_chain = list(reversed(sk.ancestors(head)))  # root ... parent of head
     necks = [a for a in head_chain if NECK_WORD in sk.bases[a] and sk.sides[a] is None
              and a not in sk.ancestors(chest_top) and a != chest_top]
     neck_joint = necks[0] if necks else None
@@ -379,10 +379,8 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
 
     # Spine polyline: pelvis (mean hips) -> trunk joints from the legs' branch point up to the neck.
     top = neck_joint if neck_joint is not None else chest_top
-    chain = [a for a in reversed(sk.ancestors(top)) if a not in sk.ancestors(leg_anc[0])] + [top]
-    if top == chest_top:
-        pass
-    chain = [j for j in chain if not sk.helper(j)]
+    chain = [a for a in reversed(sk.ancestors(top)) if a not in sk.ancestors(leg_anc[0]) and not sk.helper(a)]
+    chain.append(top)
     _spine_points(sk, chain, l_hip, r_hip, joints, interpolated)
 
     name, share, _ = closest_convention(bases)
