@@ -2,7 +2,8 @@
 
 Tables: ``sources`` (archives), ``clips`` (one per distinct motion content), ``windows`` (fixed-size
 pieces of a clip in canonical 25 fps frames, with slots for embeddings and clusters filled by later
-stages), ``descriptions`` (texts: captions, cluster descriptions, user notes) and ``ingest_errors``
+stages), ``descriptions`` (texts: captions, cluster descriptions, user notes), ``clip_texts`` (the
+metadata text of each clip as the hybrid search embedded it) and ``ingest_errors``
 (files that could not be ingested, kept until the file ingests fine).
 
 The schema is owned by the Alembic migrations in ``db/migrations``; these models must stay
@@ -135,6 +136,18 @@ class Description(Base):
     cluster_id: Mapped[int | None] = mapped_column(Integer)
     model_version: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClipText(Base):
+    """The metadata text of a clip (file and folder words, labels, description) as the search layer
+    indexed it: ``model_version`` is the model whose text encoder embedded ``text`` into the
+    ``metadata`` index (None when the text is empty, i.e. uninformative, and nothing is embedded)."""
+
+    __tablename__ = "clip_texts"
+
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(100))
 
 
 class IngestError(Base):

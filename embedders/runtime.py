@@ -87,6 +87,11 @@ class DanceSearchModel:
         return int(self.config["window"]["size"])
 
     @property
+    def body_normalised(self) -> bool:
+        """Whether the model was trained on body-size-normalised features (model v2; older models: no)."""
+        return bool(self.config.get("features", {}).get("body_normalised", False))
+
+    @property
     def settings(self) -> dict[str, object]:
         s = dict(self.config.get("search", {}))
         s["name"] = self.name
@@ -107,7 +112,7 @@ class DanceSearchModel:
         if positions.ndim != 3 or positions.shape[1:] != (N_JOINTS, 3):
             raise ValueError(f"expected canonical positions (T, {N_JOINTS}, 3), got {positions.shape}")
         wins = np.stack([extract_window(positions, int(s), self.window_size) for s in starts])
-        feats = to_window_frame(wins).reshape(len(starts), self.window_size, -1)
+        feats = to_window_frame(wins, self.body_normalised).reshape(len(starts), self.window_size, -1)
         return torch.from_numpy(self.normalizer.transform(feats))
 
     def minilm(self, texts: Sequence[str]) -> torch.Tensor:

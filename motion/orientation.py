@@ -96,16 +96,20 @@ def detect_up(mapped: np.ndarray) -> tuple[str, float]:
     return ("-" if m[axis] < 0 else "") + "xyz"[axis], dominance
 
 
-def body_length(positions: np.ndarray) -> float:
-    """Median over frames of legs (mean of both sides) + spine polyline + neck-head, in the data's units."""
-    p = positions
-
+def body_lengths(windows: np.ndarray) -> np.ndarray:
+    """Per window (N,) of (N, S, 19, 3): median over frames of legs (mean of both sides) + spine
+    polyline + neck-head, in the data's units."""
     def d(a: str, b: str) -> np.ndarray:
-        return np.linalg.norm(p[:, _J[a]] - p[:, _J[b]], axis=-1)
+        return np.linalg.norm(windows[:, :, _J[a]] - windows[:, :, _J[b]], axis=-1)
 
     legs = (d("l_hip", "l_knee") + d("l_knee", "l_ankle") + d("r_hip", "r_knee") + d("r_knee", "r_ankle")) / 2
     trunk = d("pelvis", "spine") + d("spine", "chest") + d("chest", "neck") + d("neck", "head")
-    return float(np.median(legs + trunk))
+    return np.median(legs + trunk, axis=1)
+
+
+def body_length(positions: np.ndarray) -> float:
+    """:func:`body_lengths` of one motion (T, 19, 3)."""
+    return float(body_lengths(np.asarray(positions)[None])[0])
 
 
 def detect_units(length: float, cmu_names: bool) -> tuple[str, float, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from motion.orientation import BODY_LENGTH_M, body_lengths
 from motion.skeleton import JOINT_INDEX, N_JOINTS
 
 DEFAULT_SIZE = 50
@@ -88,14 +89,30 @@ def rotation_y(angle: np.ndarray | float) -> np.ndarray:
     return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
 
 
-def to_window_frame(windows: np.ndarray) -> np.ndarray:
-    """Express windows (N, S, J, 3) in their own frame: first-frame pelvis over the origin, facing +Z."""
+def to_window_frame(windows: np.ndarray, normalise_body: bool = False) -> np.ndarray:
+    """Express windows (N, S, J, 3) in their own frame: first-frame pelvis over the origin, facing +Z.
+
+    With ``normalise_body`` every window is also scaled so that its body measure (legs + spine + head,
+    :func:`body_lengths`) is BODY_LENGTH_M: a child, a tall dancer and a rig whose joints sit a little
+    apart move alike in feature space (models record whether they were trained so, see
+    ``config.json`` ``features.body_normalised``).
+    """
     first = windows[:, 0]
     origin = first[:, _PELVIS].copy()
     origin[:, 1] = 0.0  # keep height: jumps, crouches and floor work stay visible
     rot = rotation_y(-facing_angles(first)).astype(np.float32)  # (N, 3, 3)
     centred = windows - origin[:, None, None, :]
-    return np.matmul(centred, rot.transpose(0, 2, 1)[:, None]).astype(np.float32, copy=False)
+    out = np.matmul(centred, rot.transpose(0, 2, 1)[:, None]).astype(np.float32, copy=False)
+    return normalise_bodies(out) if normalise_body else out
+
+
+def normalise_bodies(windows: np.ndarray) -> np.ndarray:
+    """Windows (N, S, J, 3) in their own frame scaled to a body measure of BODY_LENGTH_M each."""
+    if not len(windows):
+        return windows
+    lengths = body_lengths(windows)
+    factor = np.where(lengths > 1e-6, BODY_LENGTH_M / np.maximum(lengths, 1e-6), 1.0).astype(np.float32)
+    return (windows * factor[:, None, None, None]).astype(np.float32, copy=False)
 
 
 def window_features(windows: np.ndarray) -> np.ndarray:

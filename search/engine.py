@@ -50,8 +50,9 @@ from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 from search.ann import Thresholds
 from search.embedder import SearchModel
 from search.errors import InvalidQuery, NotFound, SearchError
-from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups
+from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups, score_groups
 from search.indexes import DESCRIPTIONS, INDEXED_KINDS, WINDOWS, IndexManager, text_key
+from search.metadata import DEFAULT_FUSION, METADATA, MODES, Fusion, KeywordMatch, MetadataIndex
 from search.queries import (
     canonical_positions,
     check_filters,
@@ -90,6 +91,8 @@ class Engine:
         self._descs: dict[int, ann_db.DescriptionRow] = {}
         self._filter_masks: dict[tuple[object, ...], np.ndarray] = {}
         self._clips: dict[int, ClipInfo] = {}
+        self.meta = MetadataIndex(library, model, self.data_dir / "indexes")
+        self.fusion: Fusion = DEFAULT_FUSION
 
     @classmethod
     def open(cls, location: LibraryLocation, model: SearchModel, *, sync: bool = True, progress: bool = True,
@@ -116,7 +119,8 @@ class Engine:
     def sync(self, rebuild: bool = False) -> dict[str, Any]:
         """Check the indexes against the DB and fix them (see :mod:`search.indexes`); the reports."""
         with self._lock:
-            reports = self.indexes.sync(rebuild=rebuild)
+            reports: dict[str, Any] = dict(self.indexes.sync(rebuild=rebuild))
+            reports[METADATA] = self.meta.sync(rebuild=rebuild)
             self._table = ann_db.window_table(self.lib)
             self._descs = {r.id: r for r in ann_db.list_descriptions(self.lib) if r.kind in INDEXED_KINDS}
             self._filter_masks.clear()
@@ -140,24 +144,30 @@ class Engine:
     # ---- queries ------------------------------------------------------------------------------
 
     def search_text(self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None,
-                    cluster_filter: bool | None = None, generate: str = "auto") -> SearchResponse:
+                    cluster_filter: bool | None = None, generate: str = "auto",
+                    mode: str = "hybrid") -> SearchResponse:
         text = check_text(query)
         check_page(k, offset)
         check_filters(filters)
         if generate not in GENERATE_MODES:
             raise InvalidQuery(f"generate must be one of {', '.join(GENERATE_MODES)}, got {generate!r}")
+        if mode not in MODES:
+            raise InvalidQuery(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         with self._lock:
             self._ready()
             qvec = unit_rows(self.model.embed_texts([text]))
             qcluster = majority_cluster(self.model.cluster_of_texts([text]))
             use = self._use_cluster("cluster_filter_text", cluster_filter, qcluster)
-            hits, best = self._search_windows(qvec, k, offset, filters, qcluster if use else None, None)
+            if mode == "motion":
+                hits, best = self._search_windows(qvec, k, offset, filters, qcluster if use else None, None)
+            else:
+                hits, best = self._search_hybrid(text, qvec, k, offset, filters, qcluster if use else None, mode)
             threshold = self.model.settings.get("fallback_threshold")
             weak = best is None or (isinstance(threshold, int | float) and best < float(threshold))
             fallback = offset == 0 and (generate == "always" or (generate == "auto" and weak))
             if fallback:
                 hits = [self._generated_hit(text, qvec, qcluster), *hits]
-        return SearchResponse(hits, qcluster, use, fallback, offset, k)
+        return SearchResponse(hits, qcluster, use, fallback, offset, k, mode)
 
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,
@@ -246,6 +256,45 @@ class Engine:
         best = ranked[0].score if ranked else None
         return [self._clip_hit(r) for r in ranked[offset:offset + k]], best
 
+    def _search_hybrid(self, text: str, qvec: np.ndarray, k: int, offset: int, filters: Filters | None,
+                       cluster: int | None, mode: str) -> tuple[list[Hit], float | None]:
+        """Text search with the metadata signals (:mod:`search.metadata`): ``keyword`` ranks the clips
+        whose metadata words match by BM25; ``hybrid`` adds the calibrated metadata boosts to the motion
+        score of the motion candidates and of the best-boosted clips. Every hit keeps its motion span.
+        A clip without boost keeps its motion score, so where no metadata matches the ranking is the
+        motion ranking. The best motion score (for the generation fallback) is as in motion mode."""
+        allowed = self._allowed(filters, cluster, None)
+        if allowed is not None and allowed.size == 0:
+            return [], None
+        index, groups, fusion = self.indexes.index(WINDOWS), WindowGroups(self._table), self.fusion
+        allowed_clips = None if allowed is None else set(np.unique(groups.group_of(allowed)).tolist())
+        keyword = self.meta.keywords.search(text, allowed_clips)
+        motion = rank_groups(index, qvec, 1 if mode == "keyword" else offset + k, groups, allowed)
+        best = motion[0].score if motion else None
+        if mode == "keyword":
+            top = sorted(keyword, key=lambda c: (-keyword[c].score, c))[:offset + k + fusion.candidates]
+            scored = score_groups(index, qvec, groups, np.array(top, dtype=np.int64), allowed)
+            ranked = sorted(scored, key=lambda r: (-keyword[r.group].score, -r.score, r.group))[offset:offset + k]
+            sims = self.meta.similarities_of(qvec[0], [r.group for r in ranked])
+            return [self._clip_hit(r, keyword[r.group].score, keyword.get(r.group), sims.get(r.group))
+                    for r in ranked], best
+        sims = self.meta.similarities(qvec[0], fusion.candidates)
+        boosts: dict[int, float] = {}
+        for clip in set(keyword) | set(sims):
+            if allowed_clips is None or clip in allowed_clips:
+                match = keyword.get(clip)
+                boost = fusion.boost(0.0 if match is None else match.score, sims.get(clip))
+                if boost > 0:
+                    boosts[clip] = boost
+        pool = {r.group: r for r in motion}
+        extra = [c for c in sorted(boosts, key=lambda c: (-boosts[c], c))[:fusion.candidates] if c not in pool]
+        pool.update((r.group, r) for r in score_groups(index, qvec, groups, np.array(extra, dtype=np.int64), allowed))
+        ranked = sorted(pool.values(), key=lambda r: (-(r.score + boosts.get(r.group, 0.0)), r.group))
+        page = ranked[offset:offset + k]
+        sims.update(self.meta.similarities_of(qvec[0], [r.group for r in page if r.group not in sims]))
+        return [self._clip_hit(r, r.score + boosts.get(r.group, 0.0), keyword.get(r.group), sims.get(r.group))
+                for r in page], best
+
     def _allowed(self, filters: Filters | None, cluster: int | None, exclude: int | None) -> np.ndarray | None:
         table = self._table
         mask: np.ndarray | None = None
@@ -262,13 +311,17 @@ class Engine:
             mask = (table.clip_ids != exclude) if mask is None else mask & (table.clip_ids != exclude)
         return None if mask is None else table.ids[mask]
 
-    def _clip_hit(self, ranked: Ranked) -> Hit:
+    def _clip_hit(self, ranked: Ranked, score: float | None = None, keyword: KeywordMatch | None = None,
+                  similarity: float | None = None) -> Hit:
         rows = self._table.rows(ranked.member_ids)
         a, b, best = best_span(self._table.starts[rows], self._table.ends[rows], ranked.member_scores)
         cluster = int(self._table.clusters[rows[best]])
         info = self._clip(ranked.group)
-        return Hit(info.id, info.path, a / CANONICAL_FPS, b / CANONICAL_FPS, ranked.score, dict(info.labels),
-                   info.description, cluster if cluster >= 0 else None)
+        return Hit(info.id, info.path, a / CANONICAL_FPS, b / CANONICAL_FPS,
+                   ranked.score if score is None else float(score), dict(info.labels),
+                   info.description, cluster if cluster >= 0 else None, motion_score=ranked.score,
+                   keyword_score=None if keyword is None else keyword.score,
+                   matched_terms=[] if keyword is None else list(keyword.terms), metadata_similarity=similarity)
 
     # ---- generation ---------------------------------------------------------------------------
 
@@ -393,7 +446,8 @@ class Engine:
         settings = self.model.settings
         return {"model": str(settings.get("name", "")), "model_version": self.model.version,
                 "clips": stats.clips, "windows": stats.windows, "sources": sorted(stats.sources),
-                "descriptions": len(self._descs), "synced": self._synced, "indexes": self.indexes.sizes(),
+                "descriptions": len(self._descs), "synced": self._synced,
+                "indexes": {**self.indexes.sizes(), METADATA: self.meta.sizes()},
                 "settings": {k: settings.get(k) for k in ("fallback_threshold", "cluster_filter_text",
                                                           "cluster_filter_motion", "cluster_filter_describe")},
                 "data_dir": str(self.data_dir)}

@@ -135,6 +135,16 @@ def rank_groups(index: AnnIndex, queries: np.ndarray, need: int, groups: Groups,
         fetch = min(available, fetch * OVERFETCH if fetch >= cap else min(cap, fetch * OVERFETCH))
 
 
+def score_groups(index: AnnIndex, queries: np.ndarray, groups: Groups, candidates: np.ndarray,
+                 allowed: np.ndarray | None = None) -> list[Ranked]:
+    """Exact scores (as :func:`rank_groups` computes them) of the given groups, in group id order;
+    groups without an allowed member are left out (hybrid search scores clips found by metadata)."""
+    candidates = np.unique(np.asarray(candidates, dtype=np.int64))
+    if candidates.size == 0 or len(queries) == 0 or len(index) == 0:
+        return []
+    return _rescore(index, queries, groups, candidates, allowed)
+
+
 def _rescore(index: AnnIndex, queries: np.ndarray, groups: Groups, candidates: np.ndarray,
              allowed: np.ndarray | None) -> list[Ranked]:
     """Exact scores of the candidate groups, from all their allowed members."""

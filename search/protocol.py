@@ -19,9 +19,12 @@ class SearchEngine(Protocol):
     """Search, describe and generate over one library with one model."""
 
     def search_text(self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None,
-                    cluster_filter: bool | None = None, generate: str = "auto") -> SearchResponse:
+                    cluster_filter: bool | None = None, generate: str = "auto",
+                    mode: str = "hybrid") -> SearchResponse:
         """Text -> motion. `generate`: "auto" (fallback below the calibrated threshold), "always", "never".
-        `cluster_filter` None means the model's default."""
+        `cluster_filter` None means the model's default. `mode`: "hybrid" (motion fused with what the
+        clips' names, labels and descriptions say), "motion" (the motion embedding alone), "keyword"
+        (metadata words only, BM25); each hit says why it matched."""
 
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,

@@ -41,6 +41,12 @@ class Hit:
     cluster: int | None
     generated: bool = False
     generated_id: str | None = None  # set when generated: id to download the motion
+    # Why it matched (text search): the motion score (best-span cosine), the normalised BM25 score of the
+    # clip's metadata words and the words that matched, the cosine between the query and the metadata text.
+    motion_score: float | None = None
+    keyword_score: float | None = None
+    matched_terms: list[str] = field(default_factory=list)
+    metadata_similarity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class SearchResponse:
     generated_fallback: bool = False
     offset: int = 0
     k: int = 10
+    mode: str = "motion"
 
 
 @dataclass(frozen=True)

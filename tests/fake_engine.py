@@ -9,6 +9,7 @@ call in ``calls`` so tests can check what the transport passed on.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Sequence
@@ -156,20 +157,32 @@ class FakeEngine:
         return [self._hit(c, s) for s, c in ranked[offset:offset + k]]
 
     def search_text(self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None,
-                    cluster_filter: bool | None = None, generate: str = "auto") -> SearchResponse:
+                    cluster_filter: bool | None = None, generate: str = "auto",
+                    mode: str = "hybrid") -> SearchResponse:
+        """Word overlap with descriptions and labels; in ``hybrid`` and ``keyword`` modes each hit
+        explains itself with the words that matched (``motion`` mode: a motion score only)."""
         self._log("search_text", query=query, k=k, offset=offset, filters=filters,
-                  cluster_filter=cluster_filter, generate=generate)
+                  cluster_filter=cluster_filter, generate=generate, mode=mode)
+        if mode not in ("hybrid", "motion", "keyword"):
+            raise InvalidQuery(f"mode must be one of hybrid, motion, keyword, got {mode!r}")
         words = _words(query)
         if not words:
             raise InvalidQuery("the query has no words")
         scored = [(len(words & _words(c.description + " " + " ".join(map(str, c.labels.values())))) / len(words), c)
                   for c in self.clips.values()]
         hits = self._page([(s, c) for s, c in scored if s > 0], k, offset, filters)
+        if mode != "motion":
+            hits = [dataclasses.replace(h, motion_score=h.score, keyword_score=h.score, metadata_similarity=0.5,
+                                        matched_terms=sorted(words & _words(f"{h.description} {h.source_path} "
+                                                                            + " ".join(map(str, h.labels.values())))))
+                    for h in hits]
+        else:
+            hits = [dataclasses.replace(h, motion_score=h.score) for h in hits]
         fallback = generate == "always" or (generate == "auto" and not hits and offset == 0)
         if fallback:
             gid, motion = self.generate(query)
             hits.append(Hit(None, None, 0.0, motion.duration, 0.0, {}, query, None, True, gid))
-        return SearchResponse(hits, 0, bool(cluster_filter), fallback, offset, k)
+        return SearchResponse(hits, 0, bool(cluster_filter), fallback, offset, k, mode)
 
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,

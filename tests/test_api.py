@@ -28,7 +28,8 @@ from tests.fake_engine import FakeEngine
 
 KEY = "s3cret-key"
 HIT_KEYS = {"clip_id", "source_path", "start", "end", "score", "labels", "description", "cluster",
-            "generated", "generated_id", "motion_url"}
+            "generated", "generated_id", "motion_url",
+            "motion_score", "keyword_score", "matched_terms", "metadata_similarity"}  # why it matched
 
 
 def bvh_text(n_frames: int = 50, spine_channels: int = 3) -> str:
@@ -130,12 +131,13 @@ def test_web_page_is_served(client: TestClient) -> None:
 # --- text search ------------------------------------------------------------------------------------
 def test_text_search_get_schema_and_ranking(client: TestClient, engine: FakeEngine) -> None:
     body = client.get("/api/search/text", params={"query": "happy jump", "k": 2}).json()
-    assert set(body) == {"results", "query_cluster", "cluster_filter", "generated_fallback", "offset", "k"}
+    assert set(body) == {"results", "query_cluster", "cluster_filter", "generated_fallback", "offset", "k", "mode"}
     first = body["results"][0]
     assert set(first) == HIT_KEYS
     assert first["clip_id"] == 2 and first["motion_url"] == "/api/clips/2/motion?format=json"
     assert body["k"] == 2 and not body["generated_fallback"]
     assert engine.calls[-1][1]["query"] == "happy jump"
+    assert engine.calls[-1][1]["mode"] == "hybrid" and body["mode"] == "hybrid"  # the default mode
 
 
 def test_text_search_filters_are_passed_on(client: TestClient, engine: FakeEngine) -> None:

@@ -27,6 +27,7 @@ SAMPLE_FILES = ("ballroom/DANCE_W_24/skeletons.json.gz", "ballroom/DANCE_C_8/ske
                 "bandai/dataset-2/dataset-2_walk_active_001.bvh.gz",
                 "bandai/dataset-2/dataset-2_wave-both-hands_elderly_001.bvh.gz")
 HIT_KEYS = {"clip_id", "source_path", "start", "end", "score", "labels", "description", "cluster", "generated"}
+WHY_KEYS = {"motion_score", "keyword_score", "matched_terms", "metadata_similarity"}  # text search: why it matched
 
 Run = Callable[..., Result]
 
@@ -69,8 +70,10 @@ def one_document(result: Result) -> dict[str, Any]:
 
 
 def check_hit(hit: dict[str, Any]) -> None:
-    assert set(hit) == HIT_KEYS
-    assert isinstance(hit["score"], float) and -1.0001 <= hit["score"] <= 1.0001
+    assert set(hit) in (HIT_KEYS, HIT_KEYS | WHY_KEYS)
+    # A hybrid score is the motion cosine plus the metadata boosts (search.metadata.Fusion).
+    motion = hit.get("motion_score", hit["score"]) if not hit["generated"] else hit["score"]
+    assert isinstance(hit["score"], float) and -1.0001 <= motion <= 1.0001 and hit["score"] >= motion - 1e-6
     assert isinstance(hit["start"], float) and isinstance(hit["end"], float) and 0 <= hit["start"] < hit["end"]
     assert isinstance(hit["labels"], dict) and isinstance(hit["generated"], bool)
     assert hit["cluster"] is None or isinstance(hit["cluster"], int)
@@ -83,7 +86,7 @@ def check_hit(hit: dict[str, Any]) -> None:
 
 def test_search_text_json_contract(run: Run) -> None:
     doc = one_document(run("search", "text", "a slow waltz turn", "-k", "3", "--generate", "never", "--json"))
-    assert set(doc) == {"results"} and 1 <= len(doc["results"]) <= 3
+    assert set(doc) == {"results", "mode"} and doc["mode"] == "hybrid" and 1 <= len(doc["results"]) <= 3
     for hit in doc["results"]:
         check_hit(hit)
         assert not hit["generated"]
@@ -124,7 +127,7 @@ def test_batch_prints_one_line_per_query(run: Run, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert [line["query"] for line in lines] == ["a slow waltz turn", "someone kicks"]
     for line in lines:
-        assert set(line) == {"query", "results"} and 1 <= len(line["results"]) <= 2
+        assert set(line) == {"query", "results", "mode"} and 1 <= len(line["results"]) <= 2
         for hit in line["results"]:
             check_hit(hit)
     single = one_document(run("search", "text", "someone kicks", "-k", "2", "--generate", "never", "--json"))

@@ -72,7 +72,7 @@ def test_text_search_merges_windows_into_one_hit_per_clip(engine: Engine, clips:
 
 def test_text_search_scores_are_the_best_window_cosine(engine: Engine, clips: dict[str, int]) -> None:
     model = engine.model
-    res = engine.search_text("walking", k=1, generate="never")
+    res = engine.search_text("walking", k=1, generate="never", mode="motion")
     hit = res.results[0]
     assert hit.clip_id in (clips["walk_a"], clips["walk_b"])
     positions = engine.lib.load_motion(hit.clip_id).positions

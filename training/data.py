@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from db.library import Library
-from motion.augment import AugmentConfig, augment, mirror, random_speeds
+from motion.augment import AugmentConfig, augment, mirror, random_speeds, vary_body
 from motion.normalize import Normalizer
-from motion.windows import extract_window, to_window_frame
+from motion.windows import extract_window, normalise_bodies, to_window_frame
 from training.stages.inputs import BatchFn, WindowSet
 from training.text.captions import CaptionError, captions_for_labels
 from training.text.relevance import try_label_key
@@ -50,16 +50,21 @@ class SplitWindows:
     sources: list[str]
     labels: list[dict[str, Any]]
     keys: list[str | None]
+    normalise_body: bool = False
 
     def __len__(self) -> int:
         return int(len(self.window_ids))
 
-    def positions(self, indices: Sequence[int] | np.ndarray, speeds: np.ndarray | None = None) -> np.ndarray:
-        """Window-frame positions (B, S, J, 3) of the given windows, optionally time-warped."""
+    def positions(self, indices: Sequence[int] | np.ndarray, speeds: np.ndarray | None = None,
+                  normalise: bool | None = None) -> np.ndarray:
+        """Window-frame positions (B, S, J, 3) of the given windows, optionally time-warped (body-normalised
+        when the split says so, unless ``normalise`` says otherwise)."""
         out = [extract_window(self.clip_positions[int(self.clip_ids[i])], int(self.starts[i]), self.size,
                               1.0 if speeds is None else float(speeds[j]))
                for j, i in enumerate(indices)]
-        return to_window_frame(np.stack(out)) if out else np.zeros((0, self.size, 0, 3), np.float32)
+        if not out:
+            return np.zeros((0, self.size, 0, 3), np.float32)
+        return to_window_frame(np.stack(out), self.normalise_body if normalise is None else normalise)
 
     def features(self, batch: int = 2048) -> np.ndarray:
         """Un-normalised features (N, S, F) of all windows, without augmentation."""
@@ -71,7 +76,8 @@ class SplitWindows:
         return pos.reshape(pos.shape[0], pos.shape[1], -1)
 
 
-def load_split(library: Library, split: str, size: int, sources: Sequence[str] | None = None) -> SplitWindows:
+def load_split(library: Library, split: str, size: int, sources: Sequence[str] | None = None,
+               normalise_body: bool = False) -> SplitWindows:
     """All windows of `split` (as stored by ingest) with their clips' motions and labels."""
     clip_cache: dict[int, tuple[str, dict[str, Any]]] = {}
     positions: dict[int, np.ndarray] = {}
@@ -91,7 +97,7 @@ def load_split(library: Library, split: str, size: int, sources: Sequence[str] |
         labs.append(labels)
         keys.append(try_label_key(source, labels))
     return SplitWindows(size, positions, np.array(wids, np.int64), np.array(cids, np.int64),
-                        np.array(starts, np.int64), srcs, labs, keys)
+                        np.array(starts, np.int64), srcs, labs, keys, normalise_body)
 
 
 @dataclass
@@ -124,6 +130,38 @@ class CaptionBank:
         return out
 
 
+SIDED_FACTS = frozenset({"sideways_left", "sideways_right", "turn_left", "turn_right", "arm_up_left",
+                         "arm_up_right", "wave_left", "wave_right", "kick_left", "kick_right"})
+
+
+def window_kinematic_facts(windows: SplitWindows, batch: int = 1024) -> list[list[str]]:
+    """The kinematic facts (:func:`training.text.kinematics.window_facts`) of every window."""
+    from training.text.kinematics import window_facts
+
+    out: list[list[str]] = []
+    for i in range(0, len(windows), batch):
+        for w in windows.positions(np.arange(i, min(i + batch, len(windows))), normalise=False):
+            out.append(window_facts(w))
+    return out
+
+
+def add_kinematic_captions(bank: CaptionBank, captions: list[list[int]], facts: Sequence[Sequence[str]],
+                           per_window: int, seed: int) -> list[list[int]]:
+    """Each window's caption list extended by ``per_window`` captions of its own kinematic facts."""
+    from training.text.kinematics import kinematic_captions
+
+    out = []
+    for i, (caps, window_facts_) in enumerate(zip(captions, facts, strict=True)):
+        rng = random.Random(f"{seed}:kin:{i}")
+        out.append(list(caps) + [bank.add(t) for t in kinematic_captions(window_facts_, rng, per_window)])
+    return out
+
+
+def sided_windows(facts: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per window: whether a kinematic fact names a side (its mirror image would contradict it)."""
+    return np.array([bool(SIDED_FACTS & set(f)) for f in facts], dtype=bool)
+
+
 def group_ids(keys: Sequence[str | None], vocabulary: dict[str, int]) -> torch.Tensor:
     """Integer relevance groups; windows without a key each get their own (never a false negative)."""
     out = []
@@ -135,18 +173,27 @@ def group_ids(keys: Sequence[str | None], vocabulary: dict[str, int]) -> torch.T
     return torch.tensor(out, dtype=torch.long)
 
 
-def mirror_allowed(windows: SplitWindows) -> np.ndarray:
-    """Per window: True unless one of its label values names a side."""
-    return np.array([not any(_SIDED.search(str(v).lower()) for v in labels.values())
-                     for labels in windows.labels], dtype=bool)
+def mirror_allowed(windows: SplitWindows, sided: np.ndarray | None = None) -> np.ndarray:
+    """Per window: True unless one of its label values names a side (or ``sided``, e.g. its kinematic
+    captions say "turns left", marks it)."""
+    allowed = np.array([not any(_SIDED.search(str(v).lower()) for v in labels.values())
+                        for labels in windows.labels], dtype=bool)
+    return allowed if sided is None else allowed & ~sided
 
 
-def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentConfig) -> BatchFn:
-    """The training `batch_fn`: cut with a random speed, augment, flatten, normalise."""
-    can_mirror = mirror_allowed(windows)
+def make_batch_fn(windows: SplitWindows, normalizer: Normalizer, cfg: AugmentConfig,
+                  sided: np.ndarray | None = None) -> BatchFn:
+    """The training `batch_fn`: cut with a random speed, vary the body (then normalise its size again
+    when the split is body-normalised), augment, flatten, normalise."""
+    can_mirror = mirror_allowed(windows, sided)
+    vary = cfg.max_bone_scale > 0 or cfg.max_joint_jitter_m > 0 or cfg.max_tilt_deg > 0
 
     def batch_fn(indices: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        pos = windows.positions(indices, random_speeds(len(indices), rng, cfg))
+        pos = windows.positions(indices, random_speeds(len(indices), rng, cfg), normalise=False if vary else None)
+        if vary:
+            pos = vary_body(pos, rng, cfg)
+            if windows.normalise_body:
+                pos = normalise_bodies(pos)
         mirrorable = can_mirror[indices]
         aug = augment(pos, rng, AugmentConfig(cfg.max_rotation_deg, cfg.max_scale, 0.0, cfg.max_speed_change))
         flip = mirrorable & (rng.random(len(indices)) < cfg.mirror_prob)

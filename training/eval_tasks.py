@@ -44,6 +44,7 @@ class EncodedSplit:
 
     @classmethod
     def build(cls, model: DanceSearchModel, windows: SplitWindows) -> EncodedSplit:
+        windows.normalise_body = model.body_normalised  # features exactly as the model was trained on
         x = torch.from_numpy(model.normalizer.transform(windows.features()))
         clusters = model.clusters_of_features(x)
         keys = np.array([k or "" for k in windows.keys], dtype=object)

@@ -122,6 +122,20 @@ def instance_infonce(view_a: torch.Tensor, view_b: torch.Tensor, temperature: fl
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
+def grouped_motion_infonce(view_a: torch.Tensor, view_b: torch.Tensor, groups: torch.Tensor,
+                           temperature: float) -> torch.Tensor:
+    """Supervised InfoNCE between two augmented views (B, D unit vectors) with several positives per
+    anchor: its own other view and every window of the same group (same content and style, genre or
+    description); windows without labels have a group of their own, so only their other view counts."""
+    same = groups.view(-1, 1) == groups.view(1, -1)
+
+    def one_way(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        log_prob = F.log_softmax(a @ b.T / temperature, dim=1)
+        return (-(log_prob * same).sum(1) / same.sum(1)).mean()
+
+    return (one_way(view_a, view_b) + one_way(view_b, view_a)) / 2
+
+
 def cosine_embedding_losses(pred: torch.Tensor, target: torch.Tensor, groups: torch.Tensor,
                             captions: torch.Tensor | None = None, margin: float = 0.2) -> Losses:
     """Stage 5 terms: pull (1 - cos) for matching pairs; push the hardest valid negative below `margin`."""

@@ -30,7 +30,17 @@ from motion.augment import AugmentConfig
 from motion.normalize import Normalizer
 from training.clustering import Clustering, cluster_latents
 from training.corpus import ingest_files, select_files
-from training.data import CaptionBank, SplitWindows, group_ids, load_split, make_batch_fn, window_set
+from training.data import (
+    CaptionBank,
+    SplitWindows,
+    add_kinematic_captions,
+    group_ids,
+    load_split,
+    make_batch_fn,
+    sided_windows,
+    window_kinematic_facts,
+    window_set,
+)
 from training.stages.config import PipelineConfig
 from training.stages.contrastive import train_projection_heads
 from training.stages.dance_to_text import train_dance_to_text
@@ -66,7 +76,10 @@ class TrainOptions:
     workers: int = 2
     sources: tuple[str, ...] | None = None  # restrict to these sources (tests, quick runs)
     max_clips_per_source: int | None = None  # restrict clip count per source (tests)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(
+        max_bone_scale=0.1, max_joint_jitter_m=0.02, max_tilt_deg=5.0))
+    normalise_body: bool = True          # features scaled to one body size (model config: features)
+    kinematic_captions: int = 8          # captions per window from its joints (training.text.kinematics)
 
 
 @dataclass
@@ -98,18 +111,24 @@ def prepare_library(opts: TrainOptions) -> Library:
 def prepare(opts: TrainOptions, encoder: TextEmbeddingCache) -> Prepared:
     """Library, windows, normaliser, captions and their embeddings, as trainer inputs."""
     lib = prepare_library(opts)
-    train = load_split(lib, "train", opts.window, opts.sources)
-    val = load_split(lib, "val", opts.window, opts.sources)
+    train = load_split(lib, "train", opts.window, opts.sources, opts.normalise_body)
+    val = load_split(lib, "val", opts.window, opts.sources, opts.normalise_body)
     if len(train) == 0 or len(val) == 0:
         raise TrainError(f"need train and val windows, found {len(train)} and {len(val)}")
     normalizer = Normalizer.fit(train.features())
     bank = CaptionBank()
     caps_train = bank.caption_clips(train, opts.captions_per_clip, opts.seed)
     caps_val = bank.caption_clips(val, max(4, opts.captions_per_clip // 4), opts.seed + 1)
+    facts_train, sided = window_kinematic_facts(train), None
+    if opts.kinematic_captions > 0:
+        caps_train = add_kinematic_captions(bank, caps_train, facts_train, opts.kinematic_captions, opts.seed)
+        caps_val = add_kinematic_captions(bank, caps_val, window_kinematic_facts(val),
+                                          max(2, opts.kinematic_captions // 4), opts.seed + 1)
+        sided = sided_windows(facts_train)
     vocab: dict[str, int] = {}
     g_train, g_val = group_ids(train.keys, vocab), group_ids(val.keys, vocab)
     text_emb = encoder.encode(bank.texts)
-    batch_fn = make_batch_fn(train, normalizer, opts.augment)
+    batch_fn = make_batch_fn(train, normalizer, opts.augment, sided)
     data = StageData(train=window_set(train, normalizer, caps_train, g_train, batch_fn),
                      val=window_set(val, normalizer, caps_val, g_val), text_emb=text_emb)
     log.info("training data: %d train / %d val windows, %d captions, %d groups",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from search.types import DescribeResponse, Filters, SearchResponse
 
 HIT_KEYS = ("clip_id", "source_path", "start", "end", "score", "labels", "description", "cluster", "generated")
+WHY_KEYS = ("motion_score", "keyword_score", "matched_terms", "metadata_similarity")
+"""Text search hits also say why they matched (the signals hybrid search fuses)."""
 DESCRIPTION_KEYS = ("text", "score", "cluster")
 
 
@@ -37,6 +39,14 @@ class GenerateMode(StrEnum):
     auto = "auto"
     always = "always"
     never = "never"
+
+
+class SearchMode(StrEnum):
+    """What text search ranks by: motion fused with the clips' metadata, the motion alone, or the metadata words."""
+
+    hybrid = "hybrid"
+    motion = "motion"
+    keyword = "keyword"
 
 
 ModelOpt = Annotated[Path | None, typer.Option(
@@ -114,9 +124,14 @@ def make_filters(labels: list[str] | None, source: str | None, min_duration: flo
     return Filters(source=source or None, labels=parsed, min_duration=min_duration, max_duration=max_duration)
 
 
-def hits_json(response: SearchResponse) -> dict[str, Any]:
-    """The ``--json`` document of a search: ``{"results": [{HIT_KEYS...}]}``."""
-    return {"results": [{key: getattr(hit, key) for key in HIT_KEYS} for hit in response.results]}
+def hits_json(response: SearchResponse, explain: bool = False) -> dict[str, Any]:
+    """The ``--json`` document of a search: ``{"results": [{HIT_KEYS...}]}``; with ``explain`` (text
+    search) each hit has the WHY_KEYS too and the document says the ``mode``."""
+    keys = HIT_KEYS + WHY_KEYS if explain else HIT_KEYS
+    doc: dict[str, Any] = {"results": [{key: getattr(hit, key) for key in keys} for hit in response.results]}
+    if explain:
+        doc["mode"] = response.mode
+    return doc
 
 
 def descriptions_json(response: DescribeResponse) -> dict[str, Any]:
@@ -128,8 +143,19 @@ def print_json(doc: Any) -> None:
     typer.echo(json.dumps(doc, ensure_ascii=False))
 
 
-def print_hits(response: SearchResponse) -> None:
-    """A readable table of hits (rank, score, clip, time span, what it is, where it comes from)."""
+def why(hit: Any) -> str:
+    """Why a text search hit matched, in a few words: motion score, matched words, metadata similarity."""
+    parts = [] if hit.motion_score is None else [f"motion {hit.motion_score:.3f}"]
+    if hit.matched_terms:
+        parts.append(f"words {'/'.join(hit.matched_terms)} ({hit.keyword_score or 0:.2f})")
+    if hit.metadata_similarity is not None:
+        parts.append(f"metadata {hit.metadata_similarity:.2f}")
+    return ", ".join(parts)
+
+
+def print_hits(response: SearchResponse, explain: bool = False) -> None:
+    """A readable table of hits (rank, score, clip, time span, what it is, where it comes from); with
+    ``explain`` each line ends with why the hit matched."""
     if not response.results:
         typer.echo("no matching clips")
     for rank, hit in enumerate(response.results, start=response.offset + 1):
@@ -139,8 +165,10 @@ def print_hits(response: SearchResponse) -> None:
             continue
         what = hit.description or ", ".join(f"{k}={v}" for k, v in hit.labels.items() if k != "dance")
         span = f"{hit.start:.2f}-{hit.end:.2f}s"
+        reason = f"  ({why(hit)})" if explain and why(hit) else ""
         typer.echo(f"{rank:3d}. {hit.score:6.3f}  clip {hit.clip_id:<5} {span:<15} "
-                   f"cluster {'-' if hit.cluster is None else hit.cluster:<3} {what[:50]:<50}  {hit.source_path}")
+                   f"cluster {'-' if hit.cluster is None else hit.cluster:<3} {what[:50]:<50}  {hit.source_path}"
+                   f"{reason}")
 
 
 def print_descriptions(response: DescribeResponse) -> None:
@@ -170,7 +198,7 @@ def _text_batch(engine: Engine, queries: list[str], **kwargs: Any) -> int:
     failures = 0
     for query in queries:
         try:
-            doc: dict[str, Any] = {"query": query, **hits_json(engine.search_text(query, **kwargs))}
+            doc: dict[str, Any] = {"query": query, **hits_json(engine.search_text(query, **kwargs), explain=True)}
         except SearchError as exc:
             failures += 1
             typer.echo(f"error: query {query[:60]!r}: {exc}", err=True)
@@ -188,16 +216,20 @@ def search_text(
     generate: Annotated[GenerateMode, typer.Option(
         "--generate", help="Add a generated motion: auto (when nothing matches well), always, never.")
     ] = GenerateMode.auto,
+    mode: Annotated[SearchMode, typer.Option(
+        "--mode", help="hybrid: motion fused with what file names, labels and descriptions say; motion: "
+                       "the motion alone (regardless of names); keyword: metadata words only.")
+    ] = SearchMode.hybrid,
     json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
 ) -> None:
-    """Text -> motion: the library moments that best match a description."""
+    """Text -> motion: the library moments that best match a description (each hit says why)."""
     with cli_errors():
         if (query is None) == (batch is None):
             raise CliInputError("give either a QUERY or --batch FILE")
         filters = make_filters(label, source, min_duration, max_duration)
         queries = batch_queries(batch) if batch is not None else []
         kwargs: dict[str, Any] = {"k": k, "offset": offset, "filters": filters, "cluster_filter": cluster_filter,
-                                  "generate": generate.value}
+                                  "generate": generate.value, "mode": mode.value}
         with engine_for(model, data_dir, db) as engine:
             if batch is not None:
                 failures = _text_batch(engine, queries, **kwargs)
@@ -206,9 +238,9 @@ def search_text(
                 return
             response = engine.search_text(query or "", **kwargs)
     if json_out:
-        print_json(hits_json(response))
+        print_json(hits_json(response, explain=True))
     else:
-        print_hits(response)
+        print_hits(response, explain=True)
 
 
 def _query_source(file: Path | None, clip_id: int | None) -> None:

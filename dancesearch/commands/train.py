@@ -23,6 +23,29 @@ def _threads() -> None:
         torch.set_num_threads(max(1, int(value)))
 
 
+class _EpochPrinter:
+    """One line per epoch on stderr: stage, epoch / max epochs, losses, elapsed and an ETA for the stage
+    (early stopping may end it sooner)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._stage = ""
+        self._start = 0.0
+
+    def __call__(self, stage: str, epoch: int, epochs: int, metrics: dict[str, float]) -> None:
+        now = self._clock()
+        if stage != self._stage:
+            self._stage, self._start = stage, now
+        done = max(epoch, 1)
+        elapsed = now - self._start
+        eta = elapsed / done * max(epochs - done, 0)
+        shown = [k for k in ("train/loss", "val/loss") if k in metrics] or list(metrics)[:3]
+        losses = " ".join(f"{k} {metrics[k]:.4f}" for k in shown)
+        typer.echo(f"[{stage}] epoch {done}/{epochs}  {losses}  {elapsed:.0f}s, stage ETA <= {eta:.0f}s", err=True)
+
+
 def train(
     corpus: CorpusOpt = Path("../shared/corpus"),
     out: Annotated[Path, typer.Option("--out", help="Model directory to write (e.g. models/NAME).")] = Path("models/default"),
@@ -44,7 +67,7 @@ def train(
                             seed=seed, workers=workers, sources=tuple(sources) if sources else None,
                             max_clips_per_source=max_clips)
         _threads()
-        train_all(opts)
+        train_all(opts, progress=_EpochPrinter())
         if calibrate:
             from training.calibrate import calibrate_model
 

@@ -16,6 +16,7 @@ from motion.data import Motion
 from search.types import DescribeResponse, Filters, SearchResponse
 
 GenerateMode = Literal["auto", "always", "never"]
+SearchMode = Literal["hybrid", "motion", "keyword"]
 
 
 # --- filters and search ---------------------------------------------------------------------------
@@ -41,6 +42,7 @@ class TextSearchRequest(BaseModel):
     filters: FiltersModel = Field(default_factory=lambda: FiltersModel.model_validate({}))
     cluster_filter: bool | None = None
     generate: GenerateMode = "auto"
+    mode: SearchMode = "hybrid"
 
 
 class HitModel(BaseModel):
@@ -56,6 +58,14 @@ class HitModel(BaseModel):
     cluster: int | None
     generated: bool = False
     generated_id: str | None = None
+    motion_score: float | None = Field(None, description="Why it matched: the text -> motion cosine of the "
+                                                           "best span (text search).")
+    keyword_score: float | None = Field(None, description="Normalised BM25 score (0..1) of the clip's file, "
+                                                            "folder, label and description words.")
+    matched_terms: list[str] = Field(default_factory=list, description="The clip's metadata words that "
+                                                                       "matched the query.")
+    metadata_similarity: float | None = Field(None, description="Cosine between the query and the clip's "
+                                                                  "metadata text (text encoder space).")
     motion_url: str = Field(description="Where to fetch the motion as JSON positions for playback.")
 
 
@@ -66,6 +76,7 @@ class SearchResponseModel(BaseModel):
     generated_fallback: bool = False
     offset: int = 0
     k: int = 10
+    mode: str = "motion"
 
 
 def motion_url(clip_id: int | None, generated_id: str | None) -> str:
@@ -80,7 +91,8 @@ def from_search(resp: SearchResponse) -> SearchResponseModel:
             for h in resp.results]
     return SearchResponseModel(results=hits, query_cluster=resp.query_cluster,
                                cluster_filter=resp.cluster_filter,
-                               generated_fallback=resp.generated_fallback, offset=resp.offset, k=resp.k)
+                               generated_fallback=resp.generated_fallback, offset=resp.offset, k=resp.k,
+                               mode=resp.mode)
 
 
 # --- describe -------------------------------------------------------------------------------------

@@ -24,11 +24,12 @@ export function filterParams(filters) {
   return params;
 }
 
-export function searchText(query, k, filters) {
+export function searchText(query, k, filters, mode = 'hybrid') {
   const params = filterParams(filters);
   params.set('query', query);
   params.set('k', k);
   params.set('generate', 'never');
+  params.set('mode', mode);
   return request(`/api/search/text?${params}`);
 }
 

@@ -19,6 +19,7 @@ function filters() {
 }
 
 const pageSize = () => $('#f-k').value;
+const searchMode = () => document.querySelector('input[name="mode"]:checked')?.value || 'hybrid';
 
 function setStatus(text, isError = false) {
   statusLine.textContent = text;
@@ -47,7 +48,8 @@ function searchText(event) {
   exampleFile = null;
   $('#example').hidden = true;
   $('#generate-query').textContent = query;
-  run(`“${query}”`, api.searchText(query, pageSize(), filters()));
+  const mode = searchMode();
+  run(`“${query}”${mode === 'hybrid' ? '' : ` (${mode})`}`, api.searchText(query, pageSize(), filters(), mode));
 }
 
 function searchFile(file) {
@@ -116,6 +118,10 @@ async function showLibraryStatus() {
 }
 
 $('#search').addEventListener('submit', searchText);
+// Switching the mode re-runs the current text query.
+for (const radio of document.querySelectorAll('input[name="mode"]')) {
+  radio.addEventListener('change', () => { if ($('#query').value.trim()) $('#search').requestSubmit(); });
+}
 $('#describe-example').addEventListener('click', describeExample);
 $('#generate').addEventListener('click', generateMotion);
 setUpDropZone();

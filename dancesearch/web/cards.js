@@ -116,20 +116,56 @@ export function renderDescriptions(target, response) {
 function header(hit) {
   const head = el('div', 'card-head');
   const path = hit.source_path || `clip ${hit.clip_id}`;
-  const h3 = el('h3', '', hit.generated ? 'Generated motion' : path.split('/').slice(-2).join('/'));
+  const h3 = highlighted('h3', '', hit.generated ? 'Generated motion' : path.split('/').slice(-2).join('/'),
+    hit.matched_terms);
   if (!hit.generated) h3.title = path;
   head.append(h3);
   head.append(hit.generated ? el('span', 'badge generated', 'generated') : el('span', 'badge', hit.score.toFixed(2)));
   return head;
 }
 
+// `text` as nodes with the matched words (case-insensitive, also inside CamelCase or snake_case
+// names) wrapped in <mark>.
+export function highlighted(tag, className, text, words) {
+  const node = el(tag, className);
+  const terms = (words || []).filter(Boolean).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  if (!terms.length) { node.textContent = text; return node; }
+  const re = new RegExp(`(${terms.sort((a, b) => b.length - a.length).join('|')})`, 'gi');
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index > last) node.append(document.createTextNode(text.slice(last, m.index)));
+    node.append(el('mark', '', m[0]));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) node.append(document.createTextNode(text.slice(last)));
+  return node;
+}
+
+// Why a text search hit matched: motion score, matched words, metadata similarity.
+function why(hit) {
+  if (hit.generated || hit.motion_score === undefined || hit.motion_score === null) return null;
+  const box = el('p', 'why');
+  box.append(el('span', 'why-motion', `motion ${hit.motion_score.toFixed(2)}`));
+  if (hit.matched_terms && hit.matched_terms.length) {
+    box.append(el('span', 'why-words', `words: ${hit.matched_terms.join(', ')}`
+      + (hit.keyword_score !== null && hit.keyword_score !== undefined ? ` (${hit.keyword_score.toFixed(2)})` : '')));
+  }
+  if (hit.metadata_similarity !== null && hit.metadata_similarity !== undefined) {
+    box.append(el('span', 'why-meta', `metadata ${hit.metadata_similarity.toFixed(2)}`));
+  }
+  return box;
+}
+
 function meta(hit) {
   const box = el('div', 'meta');
-  if (hit.description) box.append(el('p', 'description', hit.description));
+  const words = hit.matched_terms || [];
+  if (hit.description) box.append(highlighted('p', 'description', hit.description, words));
   const chips = el('div', 'chips');
   if (!hit.generated) chips.append(el('span', 'chip span-chip', `${fmt(hit.start)} – ${fmt(hit.end)}`));
-  for (const [k, v] of Object.entries(hit.labels || {})) chips.append(el('span', 'chip', `${k}: ${v}`));
+  for (const [k, v] of Object.entries(hit.labels || {})) chips.append(highlighted('span', 'chip', `${k}: ${v}`, words));
   box.append(chips);
+  const reason = why(hit);
+  if (reason) box.append(reason);
   return box;
 }
 

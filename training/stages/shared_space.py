@@ -4,7 +4,10 @@ Pairs are (window, one of its captions), windows through the training set's `bat
 (augmentation). With `instance_weight` > 0 a second augmented view of every training window is
 embedded too and an instance-discrimination InfoNCE term asks each window to find its own other
 view: caption-level alignment alone maps every window of a label set to one point, while search by
-example needs the space to tell moments of one dance apart. In a batch, pair (i, j != i) is a negative only if the two windows are in different
+example needs the space to tell moments of one dance apart. With `motion_weight` > 0 (model v2) the two
+views meet in a grouped motion-motion InfoNCE instead: a window's positives are its own other view and
+every window of its group (same content and style, genre or description), so nearest neighbours share
+what people mean by "moves alike" and survive the body/rig augmentations. In a batch, pair (i, j != i) is a negative only if the two windows are in different
 groups and carry different captions: windows with the same labels are never pushed apart. The motion
 encoder starts from the VAE encoder where shapes match. AdamW with a warm-up + cosine schedule
 (OneCycle, cosine annealing), early stopping on validation loss.
@@ -21,7 +24,7 @@ import torch
 from embedders.base import pick_device
 from embedders.motion import DanceVAE
 from embedders.spaces import SharedSpace, SharedSpaceConfig
-from training.losses import infonce_losses, instance_infonce
+from training.losses import grouped_motion_infonce, infonce_losses, instance_infonce
 from training.stages.inputs import StageData, WindowSet, shuffled_batches
 from training.stages.loop import History, LoopConfig, ProgressCallback, Stage, fit, run_steps, seed_everything
 
@@ -39,6 +42,7 @@ class SharedSpaceTrainConfig(LoopConfig):
     grad_clip: float = 1.0
     temperature: float = 0.1
     instance_weight: float = 0.0
+    motion_weight: float = 0.5  # grouped motion-motion InfoNCE over two views (search by example)
 
 
 def _pair_batch(windows: WindowSet, text: torch.Tensor, win: np.ndarray, cap: np.ndarray, motion: torch.Tensor
@@ -74,19 +78,28 @@ def train_shared_space(data: StageData, vae: DanceVAE | None = None, model: Shar
     order = np.random.default_rng(cfg.seed).permutation(len(val_win))
     val_win, val_cap = val_win[order], val_cap[order]
 
-    train_weights = {**weights, "instance": cfg.instance_weight} if cfg.instance_weight > 0 else weights
+    train_weights = dict(weights)
+    if cfg.instance_weight > 0:
+        train_weights["instance"] = cfg.instance_weight
+    if cfg.motion_weight > 0:
+        train_weights["motion"] = cfg.motion_weight
+    two_views = cfg.instance_weight > 0 or cfg.motion_weight > 0
 
     def compute(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         motion, t, groups, caps, *second = (b.to(device) for b in batch)
         m = space.embed_motion(motion)
         losses = infonce_losses(m, space.embed_text(t), cfg.temperature, groups, caps)
         if second:
-            losses["instance"] = instance_infonce(m, space.embed_motion(second[0]), cfg.temperature)
+            other = space.embed_motion(second[0])
+            if cfg.instance_weight > 0:
+                losses["instance"] = instance_infonce(m, other, cfg.temperature)
+            if cfg.motion_weight > 0:
+                losses["motion"] = grouped_motion_infonce(m, other, groups, cfg.temperature)
         return losses
 
     def train_batch(win: np.ndarray, cap: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
         batch = _pair_batch(data.train, text, win, cap, data.train.batch(win, rng))
-        return (*batch, data.train.batch(win, rng)) if cfg.instance_weight > 0 else batch
+        return (*batch, data.train.batch(win, rng)) if two_views else batch
 
     def train_epoch(epoch: int, rng: np.random.Generator) -> dict[str, float]:
         win, cap = data.train.random_pairs(rng)

@@ -16,7 +16,13 @@ from dancesearch.service.deps import (
     parse_upload,
     resolve_k,
 )
-from dancesearch.service.schemas import GenerateMode, SearchResponseModel, TextSearchRequest, from_search
+from dancesearch.service.schemas import (
+    GenerateMode,
+    SearchMode,
+    SearchResponseModel,
+    TextSearchRequest,
+    from_search,
+)
 
 router = APIRouter(prefix="/api/search", tags=["search"])
 
@@ -27,10 +33,14 @@ ClusterFilterQ = Annotated[bool | None, Query(description="Keep only results of 
 @router.get("/text", response_model=SearchResponseModel)
 def search_text_get(engine: EngineDep, settings: SettingsDep, page: PageDep, filters: FiltersDep,
                     query: Annotated[str, Query(description="What to look for, in words.")],
-                    cluster_filter: ClusterFilterQ = None, generate: GenerateMode = "auto") -> SearchResponseModel:
-    """Text -> motion: the best-matching moments of the library."""
+                    cluster_filter: ClusterFilterQ = None, generate: GenerateMode = "auto",
+                    mode: Annotated[SearchMode, Query(description="hybrid: motion fused with the clips' names, "
+                                                                  "labels and descriptions; motion: the motion "
+                                                                  "alone; keyword: metadata words only.")]
+                    = "hybrid") -> SearchResponseModel:
+    """Text -> motion: the best-matching moments of the library; each hit says why it matched."""
     return from_search(engine.search_text(check_query(query, settings), page.k, page.offset, filters,
-                                          cluster_filter, generate))
+                                          cluster_filter, generate, mode))
 
 
 @router.post("/text", response_model=SearchResponseModel)
@@ -38,7 +48,7 @@ def search_text_post(engine: EngineDep, settings: SettingsDep, body: TextSearchR
     """Text -> motion with a JSON body (the same fields as the GET form)."""
     return from_search(engine.search_text(check_query(body.query, settings), resolve_k(body.k, settings),
                                           body.offset, body.filters.to_filters(), body.cluster_filter,
-                                          body.generate))
+                                          body.generate, body.mode))
 
 
 @router.post("/clip", response_model=SearchResponseModel)
