@@ -283,9 +283,9 @@ class Fusion:
     order. At most ``candidates`` clips per signal join the motion candidates. Chosen on the corpus
     ``val`` split (docs/hybrid.md)."""
 
-    keyword_weight: float = 0.3
-    meaning_weight: float = 0.2
-    meaning_floor: float = 0.5
+    keyword_weight: float = 0.5
+    meaning_weight: float = 0.1
+    meaning_floor: float = 0.4
     candidates: int = 100
 
     def meaning(self, sim: float) -> float:

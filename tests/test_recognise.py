@@ -1,6 +1,6 @@
 """Zero-configuration rig recognition, units/axes/root detection and plausibility checks.
 
-Fixtures: corpus test-split motions retargeted onto every convention of tests/rig_conventions.py (names,
+Fixtures: corpus test-split motions retargeted onto every convention of motion/conventions.py (names,
 prefixes, hierarchy, units, up axis, root convention, rest pose, body size), read back with no rig file.
 Tolerance: every limb joint and the head within 2 cm (times the body scale) of the original, relative to
 the pelvis, in every frame; the feet on the floor. Nothing here tunes anything: the thresholds of
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from motion.bvh import read_bvh_text
 from motion.canonical import to_canonical
+from motion.conventions import CONVENTIONS, Convention, convention_bvh
 from motion.data import Motion, MotionError
 from motion.formats import load_motion
 from motion.orientation import FOOT_CLEARANCE, floor_height
@@ -27,7 +28,6 @@ from motion.recognise import UnrecognisedRig, normalise_name
 from motion.rigmap import load_rigs
 from motion.skeleton import JOINT_INDEX as J
 from motion.skeleton import JOINTS, PARENTS
-from tests.rig_conventions import CONVENTIONS, Convention, convention_bvh
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 CLIPS = ["bandai/dataset-2/dataset-2_raise-up-both-hands_active_008.bvh.gz", "cmu/005_12.bvh.gz"]

@@ -66,6 +66,51 @@ def write_report(report: dict[str, Any], path: Path) -> None:
             lines.append(f"| {name} | {s['bone_drift']:.4f} | {s['foot_height_mean']:.3f} | "
                          f"{s['foot_below_floor_frac']:.3f} | {s['jerk']:.1f} |")
         lines.append("")
+    lines += _v2_lines(report.get("v2"))
     if first:
         lines += ["Metrics are computed over the whole split at once (not per batch)."]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _v2_lines(v2: dict[str, Any] | None) -> list[str]:
+    """The generalisation section: this model beside the previous one and raw pose features."""
+    if not v2:
+        return []
+    models = v2["models"]
+    names = list(models)
+
+    def row(label: str, get: Any) -> str:
+        return f"| {label} | " + " | ".join(_fmt(get(models[n])) for n in names) + " |"
+
+    def dig(*keys: str) -> Any:
+        def get(m: dict[str, Any]) -> Any:
+            for k in keys:
+                if not isinstance(m, dict) or k not in m:
+                    return None
+                m = m[k]
+            return m
+        return get
+
+    rk = v2.get("random_kinematic", {})
+    lines = ["## Generalisation (model v2 measures)", "",
+             f"Kinematic queries: {v2['kinematic_queries']} held-out phrasings of {len(v2['facts'])} facts measured "
+             f"on the windows' joints ({', '.join(v2['facts'])}); random ranking R@1 {_fmt(rk.get('R@1'))}, "
+             f"R@5 {_fmt(rk.get('R@5'))}. Cross-rig: test clips written on other rig conventions and body sizes "
+             "(motion/conventions.py), read back by the product's readers, original moment within 0.2 s. "
+             "Off-domain: queries about movements absent from the corpus, written for evaluation only.", "",
+             "| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names),
+             row("user queries R@1", dig("user_R@1")),
+             row("kinematic queries R@1", dig("kinematic", "R@1")),
+             row("kinematic queries R@5", dig("kinematic", "R@5")),
+             row("kinematic queries P@10", dig("kinematic", "P@10")),
+             row("by example P@5, same content + style", dig("grouped", "P@5 content+style")),
+             row("by example P@5, same genre", dig("grouped", "P@5 genre")),
+             row("Perfume cross-dancer R@1", dig("perfume", "perfume_R@1")),
+             row("Perfume cross-dancer R@5", dig("perfume", "perfume_R@5")),
+             row("cross-rig R@1", dig("cross_rig", "R@1")),
+             row("cross-rig R@5", dig("cross_rig", "R@5")),
+             row("off-domain AUROC", dig("off_domain", "AUROC")),
+             row("in-domain served from the library at the threshold", dig("off_domain", "in_domain_served")),
+             row("off-domain sent to generation at the threshold", dig("off_domain", "off_domain_generated")),
+             ""]
+    return lines

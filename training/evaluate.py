@@ -58,6 +58,7 @@ class EvalOptions:
     generation_samples: int = 64
     sources: tuple[str, ...] | None = None  # restrict to these sources (tests, quick runs)
     max_clips_per_source: int | None = None
+    compare: Path | None = None  # a previous model directory, measured beside this one (v2 section)
 
 
 def eval_library(opts: EvalOptions) -> Library:
@@ -136,6 +137,7 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
         "queries": {"captions": len(cap_q.texts), "user": len(user_q.texts), "compositional": len(comp_q.texts)},
         "rows": rows,
         "generation": evaluate_generation(model, split, opts.generation_samples, opts.seed),
+        "v2": v2_section(model, split, rows, cap_q, user_q, opts),
         "seconds": 0.0,
     }
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -143,6 +145,49 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
     (opts.out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
     write_report(report, opts.out / "report.md")
     return report
+
+
+def v2_section(model: DanceSearchModel, split: EncodedSplit, rows: dict[str, Any], cap_q: Any, user_q: Any,
+               opts: EvalOptions) -> dict[str, Any]:
+    """Kinematic queries, grouped by-example precision, cross-rig retrieval and off-domain detection, for
+    this model, the previous one (``opts.compare``) and raw pose features (see :mod:`training.eval_v2`)."""
+    from training import eval_v2
+
+    facts = eval_v2.window_fact_lists(split)
+    kin_q = eval_v2.kinematic_queries(split, facts, opts.seed)
+    in_domain = list(cap_q.texts) + list(user_q.texts)
+    default = "InfoNCE space" if model.settings.get("space", "shared_space") == "shared_space" else "triplet space (paper)"
+    raw = raw_feature_vectors(split)
+    out: dict[str, Any] = {"kinematic_queries": len(kin_q.texts), "facts": sorted(set(kin_q.keys)),
+                           "models": {}, "random_kinematic": random_text_to_motion(kin_q)}
+    out["models"]["this model"] = {**eval_v2.model_rows(model, split, kin_q, in_domain),
+                                   "user_R@1": rows[default]["text_to_motion_user"].get("R@1"),
+                                   "perfume": {k: rows[default]["motion_to_motion"].get(k)
+                                               for k in ("perfume_R@1", "perfume_R@5")}}
+    out["models"]["raw pose features"] = {"grouped": eval_v2.grouped_precision(raw, split),
+                                          "perfume": {k: rows["raw canonical features"]["motion_to_motion"].get(k)
+                                                      for k in ("perfume_R@1", "perfume_R@5")}}
+    embedders = {"this model": eval_v2.model_embedder(model), "raw pose features": eval_v2.raw_embedder(model)}
+    galleries = {"this model": model.with_space(str(model.settings.get("space", "shared_space"))
+                                                ).embed_features(split.features), "raw pose features": raw}
+    if opts.compare is not None:
+        prev = DanceSearchModel(opts.compare)
+        prev_split = EncodedSplit.build(prev, split.windows)
+        split.windows.normalise_body = model.body_normalised
+        pm = prev.with_space(str(prev.settings.get("space", "shared_space")))
+        prev_vectors = pm.embed_features(prev_split.features)
+        from training.eval_tasks import motion_to_motion
+        mm = motion_to_motion(prev_vectors, prev_split, None)
+        out["models"]["previous model"] = {
+            **eval_v2.model_rows(prev, prev_split, kin_q, in_domain),
+            "user_R@1": text_to_motion(pm, prev_split, user_q, False).get("R@1"),
+            "perfume": {k: mm.get(k) for k in ("perfume_R@1", "perfume_R@5")},
+            "name": str(opts.compare)}
+        embedders["previous model"] = eval_v2.model_embedder(prev)
+        galleries["previous model"] = prev_vectors
+    for name, result in eval_v2.cross_rig(split, embedders, galleries, opts.seed).items():
+        out["models"][name]["cross_rig"] = result
+    return out
 
 
 def vae_vectors(model: DanceSearchModel, split: EncodedSplit) -> np.ndarray:

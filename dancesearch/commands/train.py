@@ -88,6 +88,7 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Folder for report.md and report.json.")] = Path("runs/eval"),
     work: Annotated[Path | None, typer.Option("--work", help="Work directory for the evaluation library.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of query phrasing.")] = 1234,
+    compare: Annotated[Path | None, typer.Option("--compare", help="A previous model directory to measure beside it.")] = None,
 ) -> None:
     """Measure retrieval in every direction and generation on a held-out split, with baselines."""
     from embedders.base import ModelLoadError
@@ -95,7 +96,7 @@ def evaluate(
     from training.evaluate import evaluate as run_eval
 
     opts = EvalOptions(model=model, corpus=corpus.resolve(), split=split, out=out,
-                       work=work or Path("runs") / f"eval-{split}", seed=seed)
+                       work=work or Path("runs") / f"eval-{split}", seed=seed, compare=compare)
     try:
         _threads()
         run_eval(opts)

@@ -1,11 +1,13 @@
-"""Rig conventions people bring (../shared/design/rigs.md), as BVH writers for tests.
+"""Rig conventions people bring (docs/skeletons.md), as BVH writers: retargeting for tests and evaluation.
 
 :func:`convention_bvh` retargets a canonical motion onto a skeleton of a named convention: its joint
 names (prefixes, side markers, separators), hierarchy (spine split, collars, CMU's hip joints, Unreal's
 floor root, twist joints, fingers, a missing neck or toe), units, up axis, root convention and rest pose,
 and writes it with :func:`motion.bvh_write.tree_bvh_text`. Joint positions are built from the canonical
 joints: limb joints are the canonical ones, extra joints (collars, spine segments, twists, fingers) are
-placed between or beyond them, so a correct recognition reads the limbs back exactly.
+placed between or beyond them, so a correct recognition reads the limbs back exactly. The tests check
+recognition on every convention (tests/test_recognise.py); the evaluation retargets test clips onto them
+to measure cross-rig retrieval (training/eval_v2.py).
 """
 
 from __future__ import annotations
