@@ -147,7 +147,8 @@ def write_bvh(motion: Motion, path: str | Path, exact: bool = True) -> None:
 
 def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, fps: float,
                   rest_dirs: np.ndarray, *, root_offset: np.ndarray | None = None, absolute_channels: bool = False,
-                  end_sites: dict[int, np.ndarray] | None = None, order: str = "ZXY") -> str:
+                  end_sites: dict[int, np.ndarray] | None = None, order: str = "ZXY",
+                  translated: frozenset[int] = frozenset()) -> str:
     """BVH text for any joint tree from global joint positions (T, J, 3) in the file's own units/axes.
 
     Retargets positions onto a rig of another convention (tests, cross-rig evaluation, export on a
@@ -157,8 +158,9 @@ def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, f
     median bone lengths, so rigid data come back exactly (to print precision) and non-rigid data within
     their length variation. Only the root has position channels; ``root_offset`` is written as the ROOT
     OFFSET and subtracted from the channels (None: a zero OFFSET, absolute channels), or with
-    ``absolute_channels`` kept in the channels too (the Mixamo/Rokoko export quirk). ``end_sites`` maps
-    a leaf joint to its End Site offset.
+    ``absolute_channels`` kept in the channels too (the Mixamo/Rokoko export quirk). Joints in
+    ``translated`` get position channels too, holding their per-frame offset (Unreal's pelvis below a
+    root on the floor moves up and down). ``end_sites`` maps a leaf joint to its End Site offset.
     """
     pos = np.asarray(positions, dtype=np.float64)
     rest, rotations = solve_tree(parents, pos, rest_dirs)
@@ -171,10 +173,11 @@ def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, f
     def emit(j: int, depth: int) -> None:
         pad = "  " * depth
         root = parents[j] < 0
+        moves = root or j in translated
         off = offset0 if root else rest[j]
         out.write(f"{pad}{'ROOT' if root else 'JOINT'} {names[j]}\n{pad}{{\n")
         out.write(f"{pad}  OFFSET {off[0]:.6f} {off[1]:.6f} {off[2]:.6f}\n")
-        out.write(f"{pad}  CHANNELS {6 if root else 3} {'Xposition Yposition Zposition ' if root else ''}{rot_names}\n")
+        out.write(f"{pad}  CHANNELS {6 if moves else 3} {'Xposition Yposition Zposition ' if moves else ''}{rot_names}\n")
         for kid in children[j]:
             emit(kid, depth + 1)
         if j in end_sites:
@@ -184,8 +187,12 @@ def tree_bvh_text(names: list[str], parents: list[int], positions: np.ndarray, f
 
     out.write("HIERARCHY\n")
     emit(0, 0)
-    columns = [pos[:, 0] if absolute_channels else pos[:, 0] - offset0]
+    columns = []
     for j, parent in enumerate(parents):
+        if parent < 0:
+            columns.append(pos[:, 0] if absolute_channels else pos[:, 0] - offset0)
+        elif j in translated:
+            columns.append(np.einsum("tba,tb->ta", rotations[:, parent], pos[:, j] - pos[:, parent]))
         local = rotations[:, j] if parent < 0 else np.swapaxes(rotations[:, parent], -1, -2) @ rotations[:, j]
         angles = matrix_to_euler(local, order)
         columns.append(np.rad2deg(np.unwrap(np.deg2rad(angles), axis=0)))

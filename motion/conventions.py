@@ -215,5 +215,8 @@ def convention_bvh(conv: Convention, motion: Motion, *, units: str | None = None
     ends_src = {j: (e * body_scale @ turn.T) / metres for j, e in ends.items()}
     rest_height = (turn @ np.array([0.0, float(np.median(pos[:, 0, 1])), 0.0])) / metres
     offset = None if root_mode == "absolute" else rest_height
+    # A floor root (Unreal) carries the path on the floor; the pelvis below it moves, as in UE exports.
+    translated = frozenset({1}) if conv.floor_root else frozenset()
     return tree_bvh_text(names, parents, pos_src, motion.fps, dirs_src, root_offset=offset,
-                         absolute_channels=root_mode == "offset+absolute", end_sites=ends_src)
+                         absolute_channels=root_mode == "offset+absolute", end_sites=ends_src,
+                         translated=translated)

@@ -54,6 +54,10 @@ def _check_round_trip(conv: Convention, original: Motion, **kwargs: object) -> d
     n = min(back.n_frames, original.n_frames)
     error = np.abs(_relative(back.positions[:n]) - scale * _relative(original.positions[:n])).max()
     assert error < TOLERANCE_M * max(scale, 1.0), (conv.name, kwargs, error)
+    # Absolute positions too (the root path), up to the constant vertical move onto the floor.
+    offset = back.positions[:n, CHECKED] - scale * original.positions[:n, CHECKED]
+    offset[..., 1] -= np.median(offset[..., 1])
+    assert np.abs(offset).max() < TOLERANCE_M * max(scale, 1.0), (conv.name, kwargs, np.abs(offset).max())
     assert abs(floor_height(back.positions) - FOOT_CLEARANCE) < 0.16, (conv.name, kwargs)
     assert back.meta["plausibility"]["head_above_pelvis"] > 0.9
     return detected
