@@ -16,6 +16,7 @@ file that kills a worker is recorded as failed.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 import uuid
@@ -50,6 +51,9 @@ class IngestOptions:
     """Settings of one ingest run (``workers=0`` processes files in this process)."""
 
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # "spawn" (default): safe from a threaded parent such as the HTTP service; tests that inject faults
+    # into workers by patching this process use "fork".
+    start_method: str = "spawn"
     max_file_mb: float | None = DEFAULT_MAX_FILE_MB
     rig_dirs: tuple[str, ...] = ()
     metadata: MetadataIndex | None = None
@@ -160,7 +164,7 @@ class Ingester:
                     for path in todo:
                         handle(process_file(path))
                 else:
-                    run_pool(todo, cfg, self.opts.workers, handle)
+                    run_pool(todo, cfg, self.opts.workers, handle, self.opts.start_method)
             finally:
                 self.flush()
         self.summary.seconds = time.perf_counter() - t0
@@ -263,7 +267,7 @@ class Ingester:
 
 
 def run_pool(paths: Sequence[str], cfg: WorkerConfig, workers: int,
-             handle: Callable[[FileResult], None]) -> None:
+             handle: Callable[[FileResult], None], start_method: str = "spawn") -> None:
     """Process `paths` in a pool of `workers` processes, calling `handle` in this process per result.
 
     If a worker dies, the pool is replaced and the files that were in flight are retried one at a
@@ -272,7 +276,10 @@ def run_pool(paths: Sequence[str], cfg: WorkerConfig, workers: int,
     queue = list(reversed(paths))
     suspects: list[str] = []
     while queue or suspects:
-        with ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(cfg,)) as pool:
+        # spawn: workers never fork a threaded parent (the HTTP service ingests from a thread pool), and are
+        # children of this process, so each dies with it (init_worker -> die_with_parent).
+        with ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(cfg,),
+                                 mp_context=multiprocessing.get_context(start_method)) as pool:
             inflight: dict[Future[FileResult], tuple[str, bool]] = {}
             try:
                 broken = _drain(pool, queue, suspects, inflight, workers, handle)

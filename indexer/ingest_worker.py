@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import io
 import logging
+import os
 import signal
 import zlib
 from dataclasses import dataclass
@@ -72,10 +73,30 @@ class FileTooLarge(Exception):
 _state: dict[str, Any] = {}
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies, however it dies (``kill -9`` included):
+    a killed ``dancesearch ingest`` must not leave workers behind. Elsewhere a no-op."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: best effort only
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def init_worker(config: WorkerConfig, ignore_sigint: bool = True) -> None:
     """Set this process's worker state; workers leave Ctrl-C to the parent."""
     if ignore_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent()
     _state.clear()
     _state["config"] = config
 

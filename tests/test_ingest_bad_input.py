@@ -131,7 +131,7 @@ def test_worker_crash_and_memory_error_do_not_stop_the_run(tmp_path: Path, data_
 
     monkeypatch.setattr(ingest_worker, "_canonicalise", flaky)  # inherited by forked workers
     with Library.open(LibraryLocation.resolve(data_dir)) as lib:
-        summary = Ingester(lib, IngestOptions(workers=2, progress=False)).run([tmp_path / "arch"])
+        summary = Ingester(lib, IngestOptions(workers=2, progress=False, start_method="fork")).run([tmp_path / "arch"])
         assert (summary.added, summary.failed) == (6, 2)
         reasons = {Path(e.path).name: e.reason for e in lib.list_errors()}
         assert set(reasons) == {"crash_010.bvh", "oom_011.bvh"}
