@@ -39,6 +39,16 @@ def resolve_db_url(db_url: str | None, data_dir: Path) -> str:
     return f"sqlite:///{data_dir / DB_FILENAME}"
 
 
+def user_rig_dirs(data_dir: str | os.PathLike[str] | None = None, extra: tuple[str | os.PathLike[str], ...] = ()
+                  ) -> list[Path]:
+    """Rig-file folders a command reads: ``--rigs`` folders, then ``DATA_DIR/rigs`` (when it exists)."""
+    dirs = [Path(d) for d in extra]
+    user = resolve_data_dir(data_dir) / "rigs"
+    if user.is_dir():
+        dirs.append(user)
+    return dirs
+
+
 @dataclass(frozen=True)
 class LibraryLocation:
     """A resolved library: its data directory (motion store, indexes) and its database URL."""

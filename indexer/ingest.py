@@ -172,12 +172,10 @@ class Ingester:
 
     def _rig_dirs(self) -> tuple[str, ...]:
         """``--rigs`` folders plus ``DATA_DIR/rigs``, checked by loading them once here."""
+        from db.config import user_rig_dirs
         from motion.rigmap import load_rigs
 
-        dirs = list(self.opts.rig_dirs)
-        user = self.lib.location.data_dir / "rigs"
-        if user.is_dir():
-            dirs.append(str(user))
+        dirs = [str(d) for d in user_rig_dirs(self.lib.location.data_dir, self.opts.rig_dirs)]
         try:
             load_rigs(dirs)
         except MotionError as exc:

@@ -23,6 +23,7 @@ without it the engine's own ``search_text`` is run in the three modes (what user
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import random
@@ -171,7 +172,7 @@ def main() -> None:
                     "rrf": rrf}
                 for wk, wm, floor in itertools.product((0.1, 0.2, 0.3, 0.5, 1.0), (0.0, 0.1, 0.2, 0.3, 0.5),
                                                        (0.3, 0.4, 0.5, 0.6, 0.7)):
-                    variants[f"w{wk}-m{wm}-f{floor}"] = lambda s, f=Fusion(wk, wm, floor): weighted(s, f)
+                    variants[f"w{wk}-m{wm}-f{floor}"] = functools.partial(weighted, f=Fusion(wk, wm, floor))
                 for name, rank_fn in variants.items():
                     m = metrics([first_rank(rank_fn(s), r) for s, r in zip(sigs, relevant, strict=True)])
                     res.setdefault(name, {})[family] = m

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from dancesearch.options import DataDirOpt
+
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +23,7 @@ def render(
     gif: Annotated[bool, typer.Option("--gif", help="Also write an animated GIF of each file.")] = False,
     frames: Annotated[int, typer.Option("--frames", min=1, max=24, help="Frames in the PNG grid.")] = 6,
     rigs: Annotated[Path | None, typer.Option("--rigs", help="Extra directory of rig TOML files.")] = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Write OUT/<name>.png (front and side views of a few frames) for every FILE."""
     from motion.canonical import to_canonical
@@ -30,7 +33,9 @@ def render(
     from motion.rigmap import load_rigs
 
     out.mkdir(parents=True, exist_ok=True)
-    rig_list = load_rigs([rigs] if rigs else [])
+    from db.config import user_rig_dirs
+
+    rig_list = load_rigs(user_rig_dirs(data_dir, (rigs,) if rigs else ()))
     failures = 0
     for path in files:
         stem = path.parent.name if path.name.startswith("skeletons.") else path.name.split(".")[0]

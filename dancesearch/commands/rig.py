@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dancesearch.options import JsonOpt
+from dancesearch.options import DataDirOpt, JsonOpt
 
 
 def _toml_value(source: Any) -> str:
@@ -50,14 +50,16 @@ def rig(
     toml: Annotated[bool, typer.Option("--toml", help="Print a rig file (TOML) reproducing the decision.")] = False,
     rigs: Annotated[list[Path] | None, typer.Option("--rigs", help="Extra folder of rig files (*.toml).")] = None,
     json_out: JsonOpt = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Explain how each FILE's skeleton is recognised and mapped onto the canonical skeleton."""
+    from db.config import user_rig_dirs
     from motion.canonical import decide, to_canonical
     from motion.data import MotionError
     from motion.formats import load_motion
     from motion.rigmap import load_rigs
 
-    rig_list = load_rigs(rigs or [])
+    rig_list = load_rigs(user_rig_dirs(data_dir, tuple(rigs or ())))
     failed = 0
     docs = []
     for path in files:
