@@ -62,6 +62,13 @@ def build(engine_dir: Path, corpus: Path, entries: list[dict[str, Any]], conditi
     return engine
 
 
+Relevance = Callable[[str, dict[str, Any]], bool]
+
+
+def _key_is(key: str) -> Relevance:
+    return lambda source, labels: try_label_key(source, labels) == key
+
+
 def queries_for(entries: list[dict[str, Any]]) -> list[tuple[str, str, Callable[[str, dict[str, Any]], bool]]]:
     """(family, text, relevance(source, labels)) of the split's held-out queries."""
     out: list[tuple[str, str, Callable[[str, dict[str, Any]], bool]]] = []
@@ -76,10 +83,10 @@ def queries_for(entries: list[dict[str, Any]]) -> list[tuple[str, str, Callable[
         except CaptionError:
             continue
         for text in dict.fromkeys(texts):
-            out.append(("captions", text, lambda s, lab, key=key: try_label_key(s, lab) == key))
+            out.append(("captions", text, _key_is(key)))
     for q in load_user_queries():
         if any(q.is_relevant(e["source"], e["labels"]) for e in entries):
-            out.append(("user", q.query, lambda s, lab, q=q: q.is_relevant(s, lab)))
+            out.append(("user", q.query, q.is_relevant))
     return out
 
 

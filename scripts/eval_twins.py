@@ -23,9 +23,9 @@ def main() -> None:
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--work", default="runs/twins")
     args = parser.parse_args()
+    from dancesearch.engine_factory import open_engine
     from db.config import LibraryLocation
     from db.library import Library
-    from dancesearch.engine_factory import open_engine
     from indexer.ingest import Ingester, IngestOptions
     from indexer.metadata import load_metadata
 
