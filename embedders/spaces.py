@@ -20,7 +20,7 @@ from torch import nn
 
 from embedders.base import SavableModule, copy_matching
 from embedders.heads import ProjectionHeads
-from embedders.motion import DanceVAE, MotionEncoder
+from embedders.motion import DanceVAE, MotionEncoder, TransformerMotionEncoder
 from embedders.text import MINILM_DIM, TextProjector
 from motion.windows import DEFAULT_SIZE, N_FEATURES
 
@@ -47,6 +47,7 @@ class SharedSpaceConfig:
     text_dim: int = MINILM_DIM
     text_hidden: int = 512
     dim: int = 256
+    encoder: str = "lstm"  # "lstm" (MotionEncoder) or "transformer" (TransformerMotionEncoder, TMR's shape)
 
 
 class SharedSpace(SavableModule):
@@ -58,7 +59,10 @@ class SharedSpace(SavableModule):
     def __init__(self, config: SharedSpaceConfig) -> None:
         super().__init__(config)
         c = config
-        self.encoder = MotionEncoder(c.n_features, c.hidden)
+        if c.encoder not in ("lstm", "transformer"):
+            raise ValueError(f"unknown motion encoder {c.encoder!r}: lstm or transformer")
+        self.encoder: nn.Module = (MotionEncoder(c.n_features, c.hidden) if c.encoder == "lstm"
+                                   else TransformerMotionEncoder(c.n_features, c.hidden, c.seq_len))
         self.motion_out = nn.Linear(c.hidden, c.dim)
         self.text_head = nn.Sequential(nn.Linear(c.text_dim, c.text_hidden), nn.ReLU(),
                                        nn.Linear(c.text_hidden, c.dim))

@@ -55,6 +55,7 @@ MODULES = [
     lambda: DanceToText(DanceToTextConfig(latent=L, hidden=32)),
     lambda: TextToDanceGenerator(GeneratorConfig(latent=L, hidden=H, seq_len=S, projector_hidden=32)),
     lambda: SharedSpace(SharedSpaceConfig(seq_len=S, hidden=H, text_hidden=32, dim=16)),
+    lambda: SharedSpace(SharedSpaceConfig(seq_len=S, hidden=H, text_hidden=32, dim=16, encoder="transformer")),
 ]
 
 
@@ -145,6 +146,18 @@ def test_shared_space_initialises_from_vae_and_embeds_unit_vectors() -> None:
         m, t = space.embed_motion(torch.randn(5, S, F)), space.embed_text(torch.randn(5, 384))
     assert m.shape == t.shape == (5, 16)
     assert torch.allclose(m.norm(dim=1), torch.ones(5)) and torch.allclose(t.norm(dim=1), torch.ones(5))
+
+
+def test_transformer_encoder_variant_embeds_and_depends_on_frame_order() -> None:
+    space = SharedSpace(SharedSpaceConfig(seq_len=S, hidden=H, dim=16, encoder="transformer")).eval()
+    assert space.init_from_vae(_vae()) == ["frame.weight", "frame.bias"]
+    x = torch.randn(3, S, F)
+    with torch.no_grad():
+        m, flipped = space.embed_motion(x), space.embed_motion(x.flip(1))
+    assert m.shape == (3, 16) and torch.allclose(m.norm(dim=1), torch.ones(3))
+    assert not torch.allclose(m, flipped, atol=1e-4)  # learned positions: time order matters
+    with pytest.raises(ValueError, match="unknown motion encoder"):
+        SharedSpace(SharedSpaceConfig(encoder="gru"))
 
 
 def test_triplet_space_composes_stages() -> None:
