@@ -6,12 +6,10 @@ A missing or unloadable model is a :class:`search.errors.ModelMissing` whose mes
 looked for and how to train one.
 
 Threads: torch runs with ``DANCESEARCH_TORCH_THREADS`` threads (default: the core count, at most 4)
-and FAISS with one thread per query. Measured on the 2-core machine with the demo server: text query
-p50 over HTTP 13.5 ms with 2 torch threads and 15.6 ms with 1, and 98 against 87 queries/s with 8
-clients. On a machine busy with other work, OpenMP threads that spin while waiting can make 2 threads
-far slower than 1 (one MiniLM query: 317 ms against 6.8 ms with 1 thread under a load average of 5);
-the CLI therefore defaults ``OMP_WAIT_POLICY=PASSIVE``, and a busy host should set
-``DANCESEARCH_TORCH_THREADS=1``. A single FAISS search is faster on one thread (the benchmark).
+and FAISS with one thread per query (the benchmark's latency section, docs/bench/bench.md, runs with
+these settings; its scale section shows the single-thread FAISS rows). On a machine busy with other
+work, OpenMP threads that spin while waiting can make several torch threads slower than one, so the
+CLI defaults ``OMP_WAIT_POLICY=PASSIVE`` and a busy host may set ``DANCESEARCH_TORCH_THREADS=1``.
 
 Heavy modules (torch, the model, the engine) are imported inside the functions, so importing this
 module costs nothing.
