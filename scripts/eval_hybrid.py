@@ -105,7 +105,7 @@ def signals(engine: Engine, text: str, n: int) -> tuple[dict[int, float], dict[i
     """Motion score of every clip, normalised BM25 of matching clips, metadata cosine of embedded clips."""
     motion = {h.clip_id: h.score for h in engine.search_text(text, k=n, generate="never", mode="motion").results
               if h.clip_id is not None}
-    keyword = {c: m.score for c, m in engine.meta.keywords.search(text).items()}
+    keyword = {c: m.score for c, m in engine.meta.keywords.search(text).as_dict().items()}
     qvec = unit_rows(engine.model.embed_texts([text]))[0]
     sims = engine.meta.similarities(qvec, n)
     return motion, keyword, sims

@@ -74,6 +74,10 @@ GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 """Generated motion ids: 32 lowercase hex digits (``secrets.token_hex(16)``), checked before any path use."""
 
 
+def _score(match: KeywordMatch | None) -> float:
+    return 0.0 if match is None else match.score
+
+
 class Engine:
     """Implements :class:`search.protocol.SearchEngine` over an open library and a model."""
 
@@ -267,32 +271,43 @@ class Engine:
         if allowed is not None and allowed.size == 0:
             return [], None
         index, groups, fusion = self.indexes.index(WINDOWS), WindowGroups(self._table), self.fusion
-        allowed_clips = None if allowed is None else set(np.unique(groups.group_of(allowed)).tolist())
-        keyword = self.meta.keywords.search(text, allowed_clips)
+        allowed_clips = None if allowed is None else np.unique(groups.group_of(allowed))
+        keyword = self.meta.keywords.search(text)
         motion = rank_groups(index, qvec, 1 if mode == "keyword" else offset + k, groups, allowed)
         best = motion[0].score if motion else None
         if mode == "keyword":
-            top = sorted(keyword, key=lambda c: (-keyword[c].score, c))[:offset + k + fusion.candidates]
+            allowed_set = None if allowed_clips is None else set(allowed_clips.tolist())
+            order = [c for c in keyword.ranked() if allowed_set is None or c in allowed_set]
+            top = order[:offset + k + fusion.candidates]
             scored = score_groups(index, qvec, groups, np.array(top, dtype=np.int64), allowed)
-            ranked = sorted(scored, key=lambda r: (-keyword[r.group].score, -r.score, r.group))[offset:offset + k]
+            kw = {r.group: keyword.get(r.group) for r in scored}
+            ranked = sorted(scored, key=lambda r: (-_score(kw[r.group]), -r.score, r.group))[offset:offset + k]
             sims = self.meta.similarities_of(qvec[0], [r.group for r in ranked])
-            return [self._clip_hit(r, keyword[r.group].score, keyword.get(r.group), sims.get(r.group))
-                    for r in ranked], best
-        sims = self.meta.similarities(qvec[0], fusion.candidates)
-        boosts: dict[int, float] = {}
-        for clip in set(keyword) | set(sims):
-            if allowed_clips is None or clip in allowed_clips:
-                match = keyword.get(clip)
-                boost = fusion.boost(0.0 if match is None else match.score, sims.get(clip))
-                if boost > 0:
-                    boosts[clip] = boost
+            return [self._clip_hit(r, _score(kw[r.group]), kw[r.group], sims.get(r.group)) for r in ranked], best
+        sim_ids, sim_values = self.meta.similarity_all(qvec[0])
+        ids, boost = fusion.boosts(keyword, sim_ids, sim_values)
+        if allowed_clips is not None:
+            keep = np.isin(ids, allowed_clips)
+            ids, boost = ids[keep], boost[keep]
+
+        def boost_of(clip: int) -> float:
+            pos = int(np.searchsorted(ids, clip))
+            return float(boost[pos]) if pos < ids.size and ids[pos] == clip else 0.0
+
         pool = {r.group: r for r in motion}
-        extra = [c for c in sorted(boosts, key=lambda c: (-boosts[c], c))[:fusion.candidates] if c not in pool]
-        pool.update((r.group, r) for r in score_groups(index, qvec, groups, np.array(extra, dtype=np.int64), allowed))
-        ranked = sorted(pool.values(), key=lambda r: (-(r.score + boosts.get(r.group, 0.0)), r.group))
+        extra = np.zeros(0, dtype=np.int64)
+        if len(motion) == offset + k and ids.size:
+            # A clip outside the motion top scores at most the last motion score there (theta), so it can
+            # only reach the page when theta + its boost reaches the page's last fused score (phi).
+            theta = motion[-1].score
+            phi = min(r.score + boost_of(r.group) for r in motion)
+            lifted = np.lexsort((ids, -boost))[:fusion.candidates]
+            extra = ids[lifted][(theta + boost[lifted] >= phi) & ~np.isin(ids[lifted], list(pool))]
+        pool.update((r.group, r) for r in score_groups(index, qvec, groups, extra, allowed))
+        ranked = sorted(pool.values(), key=lambda r: (-(r.score + boost_of(r.group)), r.group))
         page = ranked[offset:offset + k]
-        sims.update(self.meta.similarities_of(qvec[0], [r.group for r in page if r.group not in sims]))
-        return [self._clip_hit(r, r.score + boosts.get(r.group, 0.0), keyword.get(r.group), sims.get(r.group))
+        sims = self.meta.similarities_of(qvec[0], [r.group for r in page])
+        return [self._clip_hit(r, r.score + boost_of(r.group), keyword.get(r.group), sims.get(r.group))
                 for r in page], best
 
     def _allowed(self, filters: Filters | None, cluster: int | None, exclude: int | None) -> np.ndarray | None:

@@ -39,6 +39,7 @@ from db.library import Library
 from db.models import Clip, ClipText, Source
 from search.ann import AnnError, AnnIndex, create
 from search.ann import load as load_index
+from search.ann.exact import ExactIndex
 from search.embedder import SearchModel
 
 logger = logging.getLogger(__name__)
@@ -220,53 +221,85 @@ def library_docs(lib: Library) -> dict[int, ClipDoc]:
 
 @dataclass(frozen=True)
 class KeywordMatch:
-    """A clip's BM25 score, normalised (0..1, see :meth:`KeywordIndex.search`), and the words that matched."""
+    """A clip's BM25 score, normalised (0..1, see :meth:`KeywordIndex.search`), and (``terms``, looked up
+    when asked) the clip's words that matched."""
 
     score: float
     raw: float
-    terms: tuple[str, ...]
+    surface: Mapping[str, set[str]] = field(repr=False, default_factory=dict)
+    query: tuple[str, ...] = ()
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(sorted({w for t in self.query for w in self.surface.get(t, ())}))
 
 
 class KeywordIndex:
-    """BM25 over clip documents (an inverted index in memory)."""
+    """BM25 over clip documents: per term, the clips holding it and their BM25 term weights (NumPy)."""
 
     def __init__(self, docs: Iterable[ClipDoc] = ()) -> None:
         self.docs = {d.clip_id: d for d in docs if d.terms}
-        self.postings: dict[str, list[tuple[int, int]]] = {}
-        for doc in self.docs.values():
-            for term, tf in doc.terms.items():
-                self.postings.setdefault(term, []).append((doc.clip_id, tf))
+        self.clip_ids = np.array(sorted(self.docs), dtype=np.int64)
         self.n = len(self.docs)
         self.avgdl = (sum(d.length for d in self.docs.values()) / self.n) if self.n else 0.0
+        rows: dict[str, tuple[list[int], list[float]]] = {}
+        for row, clip_id in enumerate(self.clip_ids.tolist()):
+            doc = self.docs[clip_id]
+            norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc.length / self.avgdl)
+            for term, tf in doc.terms.items():
+                entry = rows.setdefault(term, ([], []))
+                entry[0].append(row)
+                entry[1].append(tf * (BM25_K1 + 1.0) / (tf + norm))
+        self.postings = {t: (np.array(r, dtype=np.int64), np.array(w)) for t, (r, w) in rows.items()}
 
     def __len__(self) -> int:
         return self.n
 
     def idf(self, term: str) -> float:
-        df = len(self.postings.get(term, ()))
+        df = len(self.postings[term][0]) if term in self.postings else 0
         return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
 
-    def search(self, text: str, allowed: set[int] | None = None) -> dict[int, KeywordMatch]:
+    def search(self, text: str) -> KeywordResult:
         """Every clip matching a word of ``text``: BM25 over the query's terms, normalised by the sum of
         the idf of the query terms the library knows (a clip holding each of them once, at average
         length, scores 1; capped at 1)."""
         terms = [t for t in query_terms(text) if t in self.postings]
         if not terms:
-            return {}
-        raw: dict[int, float] = {}
-        matched: dict[int, set[str]] = {}
-        for term in terms:
-            idf = self.idf(term)
-            for clip_id, tf in self.postings[term]:
-                if allowed is not None and clip_id not in allowed:
-                    continue
-                dl = self.docs[clip_id].length
-                denom = tf + BM25_K1 * (1.0 - BM25_B + BM25_B * dl / self.avgdl)
-                raw[clip_id] = raw.get(clip_id, 0.0) + idf * tf * (BM25_K1 + 1.0) / denom
-                matched.setdefault(clip_id, set()).update(self.docs[clip_id].surface.get(term, ()))
-        norm = sum(self.idf(t) for t in terms)
-        return {c: KeywordMatch(min(1.0, s / norm) if norm > 0 else 0.0, s, tuple(sorted(matched[c])))
-                for c, s in raw.items()}
+            return KeywordResult(self, np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), ())
+        raw = np.zeros(self.n)
+        idfs = [self.idf(t) for t in terms]
+        for term, idf in zip(terms, idfs, strict=True):
+            rows, weights = self.postings[term]
+            raw[rows] += idf * weights
+        hit = np.flatnonzero(raw > 0)
+        norm = sum(idfs)
+        scores = np.minimum(1.0, raw[hit] / norm) if norm > 0 else np.zeros(hit.size)
+        return KeywordResult(self, self.clip_ids[hit], scores, raw[hit], tuple(terms))
+
+
+class KeywordResult:
+    """The clips a query's words matched (sorted clip ids, normalised and raw BM25 scores)."""
+
+    def __init__(self, index: KeywordIndex, clip_ids: np.ndarray, scores: np.ndarray, raw: np.ndarray,
+                 terms: tuple[str, ...]) -> None:
+        self.index, self.clip_ids, self.scores, self.raw, self.terms = index, clip_ids, scores, raw, terms
+
+    def __len__(self) -> int:
+        return int(self.clip_ids.size)
+
+    def get(self, clip_id: int) -> KeywordMatch | None:
+        pos = int(np.searchsorted(self.clip_ids, clip_id))
+        if pos >= self.clip_ids.size or self.clip_ids[pos] != clip_id:
+            return None
+        return KeywordMatch(float(self.scores[pos]), float(self.raw[pos]), self.index.docs[clip_id].surface,
+                            self.terms)
+
+    def ranked(self) -> list[int]:
+        """Matching clip ids, best score first (ties by id)."""
+        return [int(self.clip_ids[i]) for i in np.lexsort((self.clip_ids, -self.scores))]
+
+    def as_dict(self) -> dict[int, KeywordMatch]:
+        return {c: m for c in self.clip_ids.tolist() if (m := self.get(c)) is not None}
 
 
 # ---- fusion --------------------------------------------------------------------------------------
@@ -293,6 +326,18 @@ class Fusion:
 
     def boost(self, keyword: float, sim: float | None) -> float:
         return self.keyword_weight * keyword + (0.0 if sim is None else self.meaning_weight * self.meaning(sim))
+
+    def boosts(self, keyword: KeywordResult, sim_ids: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted clip ids, boost > 0) of every clip the keywords or the metadata meaning lift."""
+        meaning = self.meaning_weight * np.maximum(0.0, sims - self.meaning_floor) / (1.0 - self.meaning_floor)
+        lifted = meaning > 0
+        ids = np.union1d(keyword.clip_ids, sim_ids[lifted])
+        boost = np.zeros(ids.size)
+        if ids.size:
+            boost[np.searchsorted(ids, keyword.clip_ids)] += self.keyword_weight * keyword.scores
+            boost[np.searchsorted(ids, sim_ids[lifted])] += meaning[lifted]
+        keep = boost > 0
+        return ids[keep], boost[keep]
 
 
 DEFAULT_FUSION = Fusion()
@@ -328,6 +373,8 @@ class MetadataIndex:
         self.vectors: AnnIndex | None = None
         self.keywords = KeywordIndex()
         self.docs: dict[int, ClipDoc] = {}
+        self.matrix_ids = np.zeros(0, dtype=np.int64)
+        self.matrix = np.zeros((0, int(model.dim)), dtype=np.float32)
 
     def sync(self, rebuild: bool = False) -> MetadataReport:
         """Re-read every clip's metadata; rebuild BM25; embed the texts that are new or changed (all
@@ -377,6 +424,11 @@ class MetadataIndex:
         if report.rebuilt or report.embedded or report.removed:
             index.save(self.path)
         self.vectors = index
+        order = np.argsort(index.ids())
+        self.matrix_ids = index.ids()[order]
+        if not isinstance(index, ExactIndex):
+            raise TypeError(f"the metadata index must be exact, not {index.backend!r}")
+        self.matrix = np.ascontiguousarray(index.vectors()[order], dtype=np.float32)
         report.size = len(index)
         return report
 
@@ -399,6 +451,13 @@ class MetadataIndex:
             return None, f"dimension {index.dim} differs from the model's {self.model.dim}"
         return index, None
 
+    def similarity_all(self, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(clip ids, cosine with the unit query vector) of every clip with a metadata vector."""
+        if self.matrix_ids.size == 0:
+            return self.matrix_ids, np.zeros(0)
+        # einsum, not BLAS: a threaded gemv pays thread wake-ups worth more than this small product.
+        return self.matrix_ids, np.einsum("ij,j->i", self.matrix, np.asarray(qvec, dtype=np.float32).reshape(-1))
+
     def similarities(self, qvec: np.ndarray, limit: int) -> dict[int, float]:
         """Cosine of the (unit) query vector with the metadata vectors: the ``limit`` best clips."""
         index = self.vectors
@@ -409,15 +468,13 @@ class MetadataIndex:
 
     def similarities_of(self, qvec: np.ndarray, clip_ids: list[int]) -> dict[int, float]:
         """Cosine of the query vector with the metadata vectors of the given clips (those that have one)."""
-        index = self.vectors
-        if index is None or not clip_ids or len(index) == 0:
+        if not clip_ids or self.matrix_ids.size == 0:
             return {}
-        wanted = np.intersect1d(np.asarray(clip_ids, dtype=np.int64), index.ids())
-        if wanted.size == 0:
-            return {}
-        scores, ids = index.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), int(wanted.size),
-                                   allowed_ids=wanted)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+        wanted = np.asarray(clip_ids, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.matrix_ids, wanted), 0, self.matrix_ids.size - 1)
+        found = self.matrix_ids[pos] == wanted
+        sims = np.einsum("ij,j->i", self.matrix[pos[found]], np.asarray(qvec, dtype=np.float32).reshape(-1))
+        return {int(c): float(v) for c, v in zip(wanted[found], sims, strict=True)}
 
     def sizes(self) -> dict[str, Any]:
         return {"backend": "bm25+exact", "size": 0 if self.vectors is None else len(self.vectors),

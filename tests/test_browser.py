@@ -224,3 +224,26 @@ def test_twenty_cards_keep_few_players(page: Page, engine: FakeEngine) -> None:
     finally:
         for i in new_ids:
             engine.clips.pop(i, None)
+
+
+def test_mode_switch_and_matched_words(page: Page, engine: FakeEngine) -> None:
+    """Text hits explain themselves (matched words highlighted); the mode switch re-runs the query."""
+    pg = page
+    assert pg.locator('input[name="mode"][value="hybrid"]').is_checked()
+    pg.fill("#query", "happy jump")
+    pg.press("#query", "Enter")
+    card = pg.locator(".card").first
+    card.wait_for(timeout=10_000)
+    assert engine.calls[-1][0] == "search_text" and engine.calls[-1][1]["mode"] == "hybrid"
+    why = card.locator(".why").inner_text()
+    assert "motion 1.00" in why and "words: happy, jump" in why and "metadata 0.50" in why
+    marked = {m.lower() for m in card.locator("mark").all_inner_texts()}
+    assert marked == {"happy", "jump"}    # in the description and the label chips
+    assert card.locator(".description mark").count() == 2
+    snap(pg, "search-hybrid.png")
+    pg.check('input[name="mode"][value="motion"]')
+    pg.wait_for_function("document.querySelector('#status').textContent.includes('(motion)')")
+    card = pg.locator(".card").first
+    card.wait_for(timeout=10_000)
+    assert engine.calls[-1][1]["mode"] == "motion"
+    assert card.locator("mark").count() == 0 and "words:" not in card.locator(".why").inner_text()

@@ -280,3 +280,23 @@ def test_help_does_not_import_heavy_modules() -> None:
             "print(sorted(m for m in ('torch', 'faiss', 'sqlalchemy', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_search_text_modes(run: Run) -> None:
+    """--mode motion is the motion ranking alone; keyword returns the clips whose words match; the
+    default hybrid lifts them, and every hit says why."""
+    motion = one_document(run("search", "text", "a waltz", "--mode", "motion", "-k", "7", "--generate", "never",
+                              "--json"))
+    assert motion["mode"] == "motion" and len(motion["results"]) == 7
+    assert all(h["matched_terms"] == [] and h["score"] == h["motion_score"] for h in motion["results"])
+    keyword = one_document(run("search", "text", "a waltz", "--mode", "keyword", "--generate", "never", "--json"))
+    assert keyword["mode"] == "keyword" and [h["labels"].get("genre") for h in keyword["results"]] == ["waltz"]
+    assert keyword["results"][0]["matched_terms"] == ["waltz"]
+    hybrid = one_document(run("search", "text", "a waltz", "-k", "7", "--generate", "never", "--json"))
+    assert hybrid["mode"] == "hybrid" and hybrid["results"][0]["clip_id"] == keyword["results"][0]["clip_id"]
+    for hit in hybrid["results"]:
+        check_hit(hit)
+    table = run("search", "text", "a waltz", "--mode", "keyword", "--generate", "never")
+    assert table.exit_code == 0 and "words waltz" in table.stdout
+    bad = run("search", "text", "a waltz", "--mode", "fuzzy")
+    assert bad.exit_code == 2
