@@ -97,6 +97,20 @@ class Engine:
         self._clips: dict[int, ClipInfo] = {}
         self.meta = MetadataIndex(library, model, self.data_dir / "indexes")
         self.fusion: Fusion = DEFAULT_FUSION
+        self._rigs: tuple[tuple[int, float], list[Any]] | None = None
+
+    def rigs(self) -> list[Any]:
+        """Rig files for query motions: built-ins plus ``DATA_DIR/rigs`` (reloaded when that folder changes),
+        so a user's rig file works for ``search clip FILE``, ``describe FILE`` and uploads as for ingest."""
+        from db.config import user_rig_dirs
+        from motion.rigmap import load_rigs
+
+        folder = self.data_dir / "rigs"
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        stamp = (len(files), max((p.stat().st_mtime for p in files), default=0.0))
+        if self._rigs is None or self._rigs[0] != stamp:
+            self._rigs = (stamp, load_rigs(user_rig_dirs(self.data_dir)))
+        return self._rigs[1]
 
     @classmethod
     def open(cls, location: LibraryLocation, model: SearchModel, *, sync: bool = True, progress: bool = True,
@@ -178,7 +192,7 @@ class Engine:
                       cluster_filter: bool | None = None, exclude_clip_id: int | None = None) -> SearchResponse:
         check_page(k, offset)
         check_filters(filters)
-        positions = canonical_positions(motion)
+        positions = canonical_positions(motion, self.rigs())
         a, b = frame_range(positions.shape[0], start, end, "the query motion")
         with self._lock:
             self._ready()
@@ -197,7 +211,7 @@ class Engine:
     def describe(self, motion: Motion, start: float | None = None, end: float | None = None, k: int = 5,
                  cluster_filter: bool | None = None) -> DescribeResponse:
         check_page(k, 0)
-        positions = canonical_positions(motion)
+        positions = canonical_positions(motion, self.rigs())
         a, b = frame_range(positions.shape[0], start, end, "the query motion")
         with self._lock:
             self._ready()

@@ -6,9 +6,12 @@ offending value; the Engine calls these before touching the model or the indexes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from motion.data import Motion, MotionError
+from motion.rigmap import Rig
 from motion.skeleton import CANONICAL_FPS, JOINTS
 from search.errors import InvalidQuery
 from search.types import Filters
@@ -67,8 +70,9 @@ def frame_range(n_frames: int, start: float | None, end: float | None, what: str
     return lo, max(hi, lo + 1)
 
 
-def canonical_positions(motion: Motion) -> np.ndarray:
-    """Canonical positions of an uploaded motion (mapped with ``to_canonical`` unless already so)."""
+def canonical_positions(motion: Motion, rigs: Sequence[Rig] | None = None) -> np.ndarray:
+    """Canonical positions of an uploaded motion (mapped with ``to_canonical`` unless already so);
+    ``rigs``: the rig files to try before recognition (the library's ``DATA_DIR/rigs`` and built-ins)."""
     if not isinstance(motion, Motion):
         raise InvalidQuery("the query motion is not a Motion")
     if motion.meta.get("canonical") and tuple(motion.joint_names) == JOINTS and motion.fps == CANONICAL_FPS:
@@ -78,7 +82,7 @@ def canonical_positions(motion: Motion) -> np.ndarray:
 
         try:
             # A query is not stored: an implausible one (a sketch, a synthetic test motion) is still searched.
-            positions = to_canonical(motion, check=False).positions
+            positions = to_canonical(motion, rigs, check=False).positions
         except MotionError as exc:
             raise InvalidQuery(f"cannot map the query motion onto the canonical skeleton: {exc}") from None
     if positions.shape[0] == 0 or not np.isfinite(positions).all():

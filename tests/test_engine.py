@@ -339,3 +339,18 @@ def test_unknown_clip_ids(engine: Engine) -> None:
                  lambda: engine.clip_motion(999), lambda: engine.delete_clip(999)):
         with pytest.raises(NotFound, match="999"):
             call()
+
+
+def test_a_user_rig_file_in_the_library_maps_query_motions(engine: Engine, location: LibraryLocation) -> None:
+    """Query clips on a rig only a user's rig file describes: refused without it, searched with it."""
+    opaque = [f"J{i:02d}" for i in range(len(JOINTS))]
+    query = Motion(jump(4.0), CANONICAL_FPS, opaque, list(PARENTS), {})
+    with pytest.raises(InvalidQuery, match="unrecognised rig"):
+        engine.search_motion(query, k=2)
+    rigs = location.data_dir / "rigs"
+    rigs.mkdir()
+    lines = ['name = "studio"', 'units = "m"', 'up = "y"', "[joints]"]
+    lines += [f'{joint} = "{name}"' for joint, name in zip(JOINTS, opaque, strict=True)]
+    (rigs / "studio.toml").write_text("\n".join(lines) + "\n")
+    hits = engine.search_motion(query, k=2).results
+    assert len(hits) == 2 and hits[0].clip_id is not None
