@@ -64,6 +64,7 @@ class DanceSearchModel:
         self._description_minilm = load_file(str(d / "descriptions.safetensors"))["minilm"]
         self._text_encoder = text_encoder
         self._text_cache: dict[str, torch.Tensor] = {}
+        self._vocabulary: torch.Tensor | None = None
 
     # -- identity -------------------------------------------------------------------------------
     @property
@@ -180,6 +181,29 @@ class DanceSearchModel:
 
     def descriptions(self) -> list[tuple[str, int | None]]:
         return [(d["text"], d.get("cluster")) for d in self._descriptions]
+
+    # -- scores ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def familiarity(self, texts: Sequence[str]) -> np.ndarray:
+        """How close each text is, in MiniLM space, to the words the model was trained on: the best
+        cosine against its description database and its vocabulary (``vocabulary.json``: the kinematic
+        phrasings, written by calibration). Off-domain queries ("riding a bicycle") are far from all of
+        them even when some motion happens to score well."""
+        if self._vocabulary is None:
+            vocab_file = self.directory / "vocabulary.json"
+            extra = json.loads(vocab_file.read_text()) if vocab_file.exists() else []
+            rows = [self._description_minilm] + ([self.minilm(extra)] if extra else [])
+            self._vocabulary = torch.nn.functional.normalize(torch.cat(rows), dim=-1)
+        q = torch.nn.functional.normalize(self.minilm(texts), dim=-1)
+        return (q @ self._vocabulary.T).max(1).values.numpy()
+
+    def match_score(self, text: str, best_motion: float | None) -> float | None:
+        """The number the engine compares with ``fallback_threshold``: the best text -> motion score,
+        blended with :meth:`familiarity` by the calibrated ``fallback_familiarity_weight`` (0: motion only)."""
+        weight = float(self.settings.get("fallback_familiarity_weight", 0.0) or 0.0)  # type: ignore[arg-type]
+        if best_motion is None or weight == 0.0:
+            return best_motion
+        return (1.0 - weight) * best_motion + weight * float(self.familiarity([text])[0])
 
     def description_records(self) -> list[dict[str, Any]]:
         return list(self._descriptions)

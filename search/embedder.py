@@ -66,5 +66,9 @@ class SearchModel(WindowEmbedder, Protocol):
     def descriptions(self) -> list[tuple[str, int | None]]:
         """The model's own description database: (text, cluster id) pairs built at training time."""
 
+    def match_score(self, text: str, best_motion: float | None) -> float | None:
+        """The calibrated score compared with ``fallback_threshold`` for a text whose best library
+        motion scored ``best_motion`` (None: empty library)."""
+
     def generate(self, text: str, seconds: float, seed: int = 0) -> np.ndarray:
         """A synthesized canonical motion (T, J, 3), metres, Y up, 25 fps, for a text."""

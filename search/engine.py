@@ -181,7 +181,8 @@ class Engine:
             else:
                 hits, best = self._search_hybrid(text, qvec, k, offset, filters, qcluster if use else None, mode)
             threshold = self.model.settings.get("fallback_threshold")
-            weak = best is None or (isinstance(threshold, int | float) and best < float(threshold))
+            score = self.model.match_score(text, best)
+            weak = score is None or (isinstance(threshold, int | float) and score < float(threshold))
             fallback = offset == 0 and (generate == "always" or (generate == "auto" and weak))
             if fallback:
                 hits = [self._generated_hit(text, qvec, qcluster), *hits]

@@ -185,6 +185,9 @@ class FakeModel:
         vec = np.random.default_rng(seed).standard_normal(self._dim).astype(np.float32)
         return vec / np.linalg.norm(vec)
 
+    def match_score(self, text: str, best_motion: float | None) -> float | None:
+        return best_motion
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         self.texts_embedded += len(texts)
         rows = []

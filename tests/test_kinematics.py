@@ -110,3 +110,19 @@ def test_auroc() -> None:
     assert auroc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
     assert auroc(np.array([0.1]), np.array([0.9])) == 0.0
     assert auroc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+
+
+def test_match_score_blends_familiarity_only_when_calibrated(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from embedders.runtime import DanceSearchModel
+    from training.text.kinematics import vocabulary
+
+    model = DanceSearchModel(tiny_model)
+    known, unknown = model.familiarity(["a dancer performing the waltz", "someone riding a bicycle uphill"])
+    assert -1.0 <= unknown < known <= 1.0
+    model.config.setdefault("search", {})["fallback_familiarity_weight"] = 0.0
+    assert model.match_score("anything", 0.4) == 0.4  # weight 0: the motion score alone
+    model.config["search"]["fallback_familiarity_weight"] = 0.5
+    blended = model.match_score("a dancer performing the waltz", 0.2)
+    assert blended is not None and abs(blended - (0.1 + 0.5 * known)) < 1e-5
+    assert model.match_score("x", None) is None
+    assert all(v.startswith("a person ") for v in vocabulary()) and len(vocabulary()) > 60

@@ -56,23 +56,44 @@ def _quality(model: DanceSearchModel, split: EncodedSplit, cap_q, user_q, filt: 
     }
 
 
-def fallback_threshold(model: DanceSearchModel, split: EncodedSplit, matched: list[str]) -> dict[str, float]:
-    """Threshold on the best text -> motion score separating matched from off-domain queries."""
+# The fallback answers "the library has nothing like this", so the library's best motion score always keeps
+# a quarter of the say at least (familiarity alone would ignore what the library holds).
+FAMILIARITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+
+
+def fallback_threshold(model: DanceSearchModel, split: EncodedSplit, matched: list[str]) -> dict[str, Any]:
+    """Weight and threshold of the match score (best text -> motion score blended with the text's
+    familiarity, :meth:`DanceSearchModel.match_score`) separating matched from off-domain queries: the
+    weight with the best AUROC on val, then the threshold with the best balanced accuracy that still
+    serves at least 95 % of matched queries from the library."""
+    from training.eval_v2 import auroc
+
     motion = model.embed_features(split.features)
-    best_in = (model.embed_texts(matched) @ motion.T).max(1)
-    best_out = (model.embed_texts(list(OFF_DOMAIN_QUERIES)) @ motion.T).max(1)
+    off = list(OFF_DOMAIN_QUERIES)
+    best_m_in = (model.embed_texts(matched) @ motion.T).max(1)
+    best_m_out = (model.embed_texts(off) @ motion.T).max(1)
+    fam_in, fam_out = model.familiarity(matched), model.familiarity(off)
+    aurocs = {w: auroc((1 - w) * best_m_in + w * fam_in, (1 - w) * best_m_out + w * fam_out)
+              for w in FAMILIARITY_WEIGHTS}
+    weight = max(aurocs, key=lambda w: (aurocs[w], -w))
+    best_in = (1 - weight) * best_m_in + weight * fam_in
+    best_out = (1 - weight) * best_m_out + weight * fam_out
     candidates = np.unique(np.concatenate([best_in, best_out]))
     bal = [((best_in >= t).mean() + (best_out < t).mean()) / 2 for t in candidates]
     thr = float(candidates[int(np.argmax(bal))])
     cap = float(np.quantile(best_in, 0.05))
     thr = min(thr, cap)
-    return {"threshold": thr, "matched_served": float((best_in >= thr).mean()),
+    return {"threshold": thr, "familiarity_weight": weight, "auroc_by_weight": {str(w): a for w, a in aurocs.items()},
+            "matched_served": float((best_in >= thr).mean()),
             "off_domain_generated": float((best_out < thr).mean()),
             "matched_median": float(np.median(best_in)), "off_domain_median": float(np.median(best_out))}
 
 
 def calibrate_model(opts: TrainOptions) -> dict[str, Any]:
     """Choose the defaults on validation windows and store them under ``search`` in config.json."""
+    from training.text.kinematics import vocabulary
+
+    (opts.out / "vocabulary.json").write_text(json.dumps(vocabulary(), indent=0) + "\n")
     model = DanceSearchModel(opts.out)
     with Library.open(LibraryLocation.resolve(opts.work / "library")) as lib:
         windows = load_split(lib, "val", model.window_size, opts.sources)
@@ -93,6 +114,7 @@ def calibrate_model(opts: TrainOptions) -> dict[str, Any]:
                "motion": with_filter["motion"] > base["motion"]}
     fb = fallback_threshold(m, split, cap_q.texts)
     settings = {"space": space, "fallback_threshold": round(fb["threshold"], 4),
+                "fallback_familiarity_weight": fb["familiarity_weight"],
                 "cluster_filter_text": filters["text"], "cluster_filter_describe": filters["describe"],
                 "cluster_filter_motion": filters["motion"],
                 "calibration": {"split": "val", "spaces": scores, "with_cluster_filter": with_filter,

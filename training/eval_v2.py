@@ -153,10 +153,14 @@ def off_domain(model: DanceSearchModel, split: EncodedSplit, in_domain: list[str
     """AUROC of the best library score separating in-domain from off-domain queries, and the rates at
     the model's calibrated fallback threshold."""
     motion = model.embed_features(split.features)
+    off = list(OFF_DOMAIN_EVAL)
     best_in = (model.embed_texts(in_domain) @ motion.T).max(1)
-    best_out = (model.embed_texts(list(OFF_DOMAIN_EVAL)) @ motion.T).max(1)
+    best_out = (model.embed_texts(off) @ motion.T).max(1)
+    motion_auroc = auroc(best_in, best_out)
+    best_in = np.array([model.match_score(t, float(b)) for t, b in zip(in_domain, best_in, strict=True)])
+    best_out = np.array([model.match_score(t, float(b)) for t, b in zip(off, best_out, strict=True)])
     thr = float(model.settings.get("fallback_threshold", 0.0) or 0.0)  # type: ignore[arg-type]
-    return {"AUROC": auroc(best_in, best_out), "threshold": thr,
+    return {"AUROC": auroc(best_in, best_out), "AUROC motion score only": motion_auroc, "threshold": thr,
             "in_domain_served": float((best_in >= thr).mean()), "off_domain_generated": float((best_out < thr).mean()),
             "in_domain_median": float(np.median(best_in)), "off_domain_median": float(np.median(best_out)),
             "in_queries": len(in_domain), "off_queries": len(OFF_DOMAIN_EVAL)}

@@ -260,6 +260,12 @@ def kinematic_captions(facts: Sequence[str], rng: random.Random, n: int, split: 
     return out
 
 
+def vocabulary() -> list[str]:
+    """Every training phrasing as a sentence: the kinematic words a model trained with these captions
+    knows (written into the model directory for :meth:`DanceSearchModel.familiarity`)."""
+    return [f"a person {phrase}" for fact in FACTS.values() for phrase in fact.train]
+
+
 def fact_query(fact: str, rng: random.Random) -> str:
     """A held-out query for one fact (evaluation only): an eval subject and an eval phrase."""
     return f"{rng.choice(SUBJECTS['eval'])} {rng.choice(FACTS[fact].eval)}"
