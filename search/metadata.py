@@ -317,8 +317,8 @@ class Fusion:
     ``val`` split (docs/hybrid.md)."""
 
     keyword_weight: float = 0.5
-    meaning_weight: float = 0.1
-    meaning_floor: float = 0.4
+    meaning_weight: float = 0.5
+    meaning_floor: float = 0.5
     candidates: int = 100
 
     def meaning(self, sim: float) -> float:
