@@ -27,9 +27,9 @@ FLAT_MAX_VECTORS = 50_000
 """Libraries up to this many vectors use ``flat`` (exact, no build cost).
 
 From the benchmark (docs/bench/bench.md, 256-d model embeddings, 2-core machine, one FAISS thread):
-flat's single-query p50 is 0.4 ms at 10^4 vectors and 3.4 ms (one full run) to 7.0 ms (another) at
-10^5, against a 5 ms allowance (a third of the 15 ms text-query budget); HNSW keeps recall@10 >= 0.96
-at 0.1-0.3 ms. The crossing lies between 5*10^4 and 10^5, so flat stops at 5*10^4.
+flat's single-query p50 is 0.4 ms at 10^4 vectors and 3.4 ms at 10^5 (rows "flat [1 OpenMP thread]"),
+against a 5 ms allowance (a third of the 15 ms text-query budget) that a busier machine eats into; HNSW
+keeps recall@10 >= 0.96 at 0.1-0.3 ms. flat stops at 5*10^4, half way to the measured 10^5 point.
 """
 
 HNSW_MAX_VECTORS = 5_000_000
