@@ -27,6 +27,7 @@ from search.errors import ModelMissing
 if TYPE_CHECKING:
     from embedders.runtime import DanceSearchModel
     from search.engine import Engine
+    from search.limits import SearchLimits
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def load_model(model: str | os.PathLike[str] | None = None) -> DanceSearchModel:
 
 
 def open_engine(model: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
-                db: str | None = None, *, sync: bool = True, progress: bool = False) -> Engine:
+                db: str | None = None, *, sync: bool = True, progress: bool = False,
+                limits: SearchLimits | None = None) -> Engine:
     """The Engine over the library at ``data_dir``/``db`` (resolved as the CLI does) with the resolved model.
 
     ``sync`` checks the indexes against the database now (rebuilding what is stale); otherwise the
@@ -105,6 +107,7 @@ def open_engine(model: str | os.PathLike[str] | None = None, data_dir: str | os.
     """
     from db.config import LibraryLocation
     from search.engine import Engine
+    from search.limits import SearchLimits
 
     loaded = load_model(model)
-    return Engine.open(LibraryLocation.resolve(data_dir, db), loaded, sync=sync, progress=progress)
+    return Engine.open(LibraryLocation.resolve(data_dir, db), loaded, sync=sync, progress=progress, limits=limits)

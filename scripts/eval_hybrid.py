@@ -54,7 +54,11 @@ def split_entries(corpus: Path, split: str) -> list[dict[str, Any]]:
 
 
 def build(engine_dir: Path, corpus: Path, entries: list[dict[str, Any]], condition: str, model: Any) -> Engine:
-    engine = Engine.open(LibraryLocation.resolve(engine_dir), model, sync=False, progress=False, ingest_workers=2)
+    from search.limits import SearchLimits
+
+    # Evaluation ranks every clip of the split in one page: lift the per-request bound of the service.
+    engine = Engine.open(LibraryLocation.resolve(engine_dir), model, sync=False, progress=False, ingest_workers=2,
+                         limits=SearchLimits(max_k=1000, max_offset=100_000))
     if engine.lib.stats().clips < len(entries):
         engine.ingest([corpus / e["file"] for e in entries],
                       corpus / "manifest.json" if condition == "labels" else None)

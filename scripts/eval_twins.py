@@ -44,8 +44,12 @@ def main() -> None:
     for dm, cmu in pairs:
         assert cmu is not None
         for query, twin in ((dm, cmu), (cmu, dm)):
-            hits = engine.search_clip(query.id, k=len(clips)).results
-            order = [h.clip_id for h in hits]
+            order: list[int | None] = []
+            while len(order) < len(clips) - 1:  # page through the whole library (k is bounded per page)
+                page = engine.search_clip(query.id, k=100, offset=len(order)).results
+                if not page:
+                    break
+                order += [h.clip_id for h in page]
             ranks.append(order.index(twin.id) + 1 if twin.id in order else len(clips))
     engine.close()
     print(json.dumps({"model": args.model, "pairs": len(pairs), "queries": len(ranks),

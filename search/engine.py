@@ -34,6 +34,7 @@ import secrets
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from search.embedder import SearchModel
 from search.errors import InvalidQuery, NotFound, SearchError
 from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups, score_groups
 from search.indexes import DESCRIPTIONS, INDEXED_KINDS, WINDOWS, IndexManager, text_key
+from search.limits import DEFAULT_LIMITS, LISTING_LIMITS, SearchLimits
 from search.metadata import DEFAULT_FUSION, METADATA, MODES, Fusion, KeywordMatch, MetadataIndex
 from search.queries import (
     canonical_positions,
@@ -82,7 +84,8 @@ class Engine:
     """Implements :class:`search.protocol.SearchEngine` over an open library and a model."""
 
     def __init__(self, library: Library, model: SearchModel, *, progress: bool = True, use_gpu: bool | None = None,
-                 thresholds: Thresholds | None = None, ingest_workers: int | None = None) -> None:
+                 thresholds: Thresholds | None = None, ingest_workers: int | None = None,
+                 limits: SearchLimits | None = None) -> None:
         self.lib, self.model = library, model
         self.data_dir = library.location.data_dir
         self.progress, self.ingest_workers = progress, ingest_workers
@@ -93,7 +96,8 @@ class Engine:
         self._synced = False
         self._table = ann_db.WindowTable.empty()
         self._descs: dict[int, ann_db.DescriptionRow] = {}
-        self._filter_masks: dict[tuple[object, ...], np.ndarray] = {}
+        self.limits = limits or DEFAULT_LIMITS
+        self._filter_masks: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()  # LRU, bounded
         self._clips: dict[int, ClipInfo] = {}
         self.meta = MetadataIndex(library, model, self.data_dir / "indexes")
         self.fusion: Fusion = DEFAULT_FUSION
@@ -115,10 +119,11 @@ class Engine:
     @classmethod
     def open(cls, location: LibraryLocation, model: SearchModel, *, sync: bool = True, progress: bool = True,
              use_gpu: bool | None = None, thresholds: Thresholds | None = None,
-             ingest_workers: int | None = None) -> Engine:
-        """Open the library at ``location`` with ``model``; ``sync`` checks/rebuilds the indexes now."""
+             ingest_workers: int | None = None, limits: SearchLimits | None = None) -> Engine:
+        """Open the library at ``location`` with ``model``; ``sync`` checks/rebuilds the indexes now;
+        ``limits`` bound the work of one request (:mod:`search.limits`)."""
         engine = cls(Library.open(location), model, progress=progress, use_gpu=use_gpu, thresholds=thresholds,
-                     ingest_workers=ingest_workers)
+                     ingest_workers=ingest_workers, limits=limits)
         if sync:
             engine.sync()
         return engine
@@ -165,8 +170,8 @@ class Engine:
                     cluster_filter: bool | None = None, generate: str = "auto",
                     mode: str = "hybrid") -> SearchResponse:
         text = check_text(query)
-        check_page(k, offset)
-        check_filters(filters)
+        check_page(k, offset, limits=self.limits)
+        check_filters(filters, self.limits)
         if generate not in GENERATE_MODES:
             raise InvalidQuery(f"generate must be one of {', '.join(GENERATE_MODES)}, got {generate!r}")
         if mode not in MODES:
@@ -191,8 +196,8 @@ class Engine:
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,
                       cluster_filter: bool | None = None, exclude_clip_id: int | None = None) -> SearchResponse:
-        check_page(k, offset)
-        check_filters(filters)
+        check_page(k, offset, limits=self.limits)
+        check_filters(filters, self.limits)
         positions = canonical_positions(motion, self.rigs())
         a, b = frame_range(positions.shape[0], start, end, "the query motion")
         with self._lock:
@@ -202,8 +207,8 @@ class Engine:
     def search_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 10,
                     offset: int = 0, filters: Filters | None = None,
                     cluster_filter: bool | None = None) -> SearchResponse:
-        check_page(k, offset)
-        check_filters(filters)
+        check_page(k, offset, limits=self.limits)
+        check_filters(filters, self.limits)
         with self._lock:
             self._ready()
             positions = self._clip_positions(clip_id, start, end)
@@ -211,7 +216,7 @@ class Engine:
 
     def describe(self, motion: Motion, start: float | None = None, end: float | None = None, k: int = 5,
                  cluster_filter: bool | None = None) -> DescribeResponse:
-        check_page(k, 0)
+        check_page(k, 0, limits=self.limits)
         positions = canonical_positions(motion, self.rigs())
         a, b = frame_range(positions.shape[0], start, end, "the query motion")
         with self._lock:
@@ -220,7 +225,7 @@ class Engine:
 
     def describe_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 5,
                       cluster_filter: bool | None = None) -> DescribeResponse:
-        check_page(k, 0)
+        check_page(k, 0, limits=self.limits)
         with self._lock:
             self._ready()
             return self._describe(self._clip_positions(clip_id, start, end), k, cluster_filter)
@@ -334,6 +339,9 @@ class Engine:
                 clips = ann_db.matching_clip_ids(self.lib, filters.source, filters.labels,
                                                  filters.min_duration, filters.max_duration)
                 self._filter_masks[key] = np.isin(table.clip_ids, clips)
+                while len(self._filter_masks) > self.limits.filter_cache_entries:
+                    self._filter_masks.popitem(last=False)
+            self._filter_masks.move_to_end(key)
             mask = self._filter_masks[key]
         if cluster is not None:
             mask = (table.clusters == cluster) if mask is None else mask & (table.clusters == cluster)
@@ -381,7 +389,28 @@ class Engine:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._prune_generated(folder, keep=gid)
         return gid, self._motion(positions, generated_id=gid, text=text)
+
+    def _prune_generated(self, folder: Path, keep: str) -> None:
+        """Generated motions expire: older than ``generated_max_age_s`` goes, then the oldest until the
+        folder holds at most ``generated_max_bytes`` (the newest motion is always kept)."""
+        now = time.time()
+        files = []
+        for path in folder.glob("*.npy"):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            files.append((st.st_mtime, st.st_size, path))
+        files.sort()
+        total = sum(size for _, size, _ in files)
+        for mtime, size, path in files:
+            if path.stem == keep:
+                continue
+            if now - mtime > self.limits.generated_max_age_s or total > self.limits.generated_max_bytes:
+                path.unlink(missing_ok=True)
+                total -= size
 
     def _generated_path(self, generated_id: str) -> Path:
         if not isinstance(generated_id, str) or not GENERATED_ID.fullmatch(generated_id):
@@ -433,8 +462,8 @@ class Engine:
         return self._motion(positions, clip_id=int(clip_id), start=float(start or 0.0))
 
     def list_clips(self, limit: int = 50, offset: int = 0, filters: Filters | None = None) -> list[dict[str, Any]]:
-        check_page(limit, offset, "limit")
-        check_filters(filters)
+        check_page(limit, offset, "limit", LISTING_LIMITS)
+        check_filters(filters, self.limits)
         f = filters or Filters()
         ids = ann_db.matching_clip_ids(self.lib, f.source, f.labels, f.min_duration, f.max_duration)[::-1]
         return [self.clip_info(int(i)) for i in ids[offset:offset + limit]]

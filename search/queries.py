@@ -14,11 +14,10 @@ from motion.data import Motion, MotionError
 from motion.rigmap import Rig
 from motion.skeleton import CANONICAL_FPS, JOINTS
 from search.errors import InvalidQuery
+from search.limits import DEFAULT_LIMITS, SearchLimits
 from search.types import Filters
 
 MAX_QUERY_CHARS = 1000
-MAX_K = 1000
-MAX_OFFSET = 100_000
 
 
 def check_text(query: str) -> str:
@@ -31,18 +30,23 @@ def check_text(query: str) -> str:
     return text
 
 
-def check_page(k: int, offset: int, name: str = "k") -> None:
-    """Refuse a page size outside 1..MAX_K or an offset outside 0..MAX_OFFSET."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
-        raise InvalidQuery(f"{name} must be an integer from 1 to {MAX_K}, got {k!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int | np.integer) or not 0 <= offset <= MAX_OFFSET:
-        raise InvalidQuery(f"offset must be an integer from 0 to {MAX_OFFSET}, got {offset!r}")
+def check_page(k: int, offset: int, name: str = "k", limits: SearchLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a page size outside 1..max_k or an offset outside 0..max_offset (:mod:`search.limits`)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= limits.max_k:
+        raise InvalidQuery(f"{name} must be an integer from 1 to {limits.max_k}, got {k!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int | np.integer) or not 0 <= offset <= limits.max_offset:
+        raise InvalidQuery(f"offset must be an integer from 0 to {limits.max_offset}, got {offset!r}")
 
 
-def check_filters(filters: Filters | None) -> None:
-    """Refuse negative or non-finite durations and an empty duration range."""
+def check_filters(filters: Filters | None, limits: SearchLimits = DEFAULT_LIMITS) -> None:
+    """Refuse negative or non-finite durations, an empty duration range and over-large label filters."""
     if filters is None:
         return
+    if len(filters.labels) > limits.max_filter_labels:
+        raise InvalidQuery(f"at most {limits.max_filter_labels} label filters, got {len(filters.labels)}")
+    too_long = [k for k, v in filters.labels.items() if len(str(k)) + len(str(v)) > limits.max_filter_chars]
+    if too_long or len(filters.source or "") > limits.max_filter_chars:
+        raise InvalidQuery(f"a filter is longer than {limits.max_filter_chars} characters")
     for name in ("min_duration", "max_duration"):
         value = getattr(filters, name)
         if value is not None and (not np.isfinite(value) or value < 0):

@@ -508,3 +508,15 @@ def test_service_over_the_real_engine(tmp_path: Path) -> None:
         assert c.get("/api/status").json()["clips"] == len(ids) + 1
         assert c.delete(f"/api/clips/{ids['spin']}", headers={"X-API-Key": KEY}).status_code == 204
         assert_error(c.get(f"/api/clips/{ids['spin']}"), 404, str(ids["spin"]))
+
+
+def test_page_limits_come_from_one_settings_object(tmp_path: Path) -> None:
+    from search.limits import DEFAULT_LIMITS
+
+    settings = ServiceSettings(data_dir=tmp_path, api_key=SecretStr(KEY))
+    assert (settings.limits().max_k, settings.limits().max_offset) == (DEFAULT_LIMITS.max_k, DEFAULT_LIMITS.max_offset)
+    client = make_client(tmp_path, max_offset=20, max_k=7)
+    with client:
+        assert_error(client.get("/api/search/text", params={"query": "jump", "offset": 21}), 422, "offset")
+        assert_error(client.get("/api/search/text", params={"query": "jump", "k": 8}), 422, "k must be")
+        assert client.get("/api/search/text", params={"query": "jump", "offset": 20, "k": 7}).status_code == 200

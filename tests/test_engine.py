@@ -4,6 +4,7 @@ paging, filters, cluster filtering, generation fallback, describe, delete, inges
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -354,3 +355,29 @@ def test_a_user_rig_file_in_the_library_maps_query_motions(engine: Engine, locat
     (rigs / "studio.toml").write_text("\n".join(lines) + "\n")
     hits = engine.search_motion(query, k=2).results
     assert len(hits) == 2 and hits[0].clip_id is not None
+
+
+def test_one_request_cannot_ask_for_unbounded_work(location: LibraryLocation, clips: dict[str, int]) -> None:
+    from search.limits import SearchLimits
+
+    limits = SearchLimits(max_k=5, max_offset=10, max_filter_labels=2, filter_cache_entries=3,
+                          generated_max_age_s=3600, generated_max_bytes=1)
+    with Engine.open(location, FakeModel(), progress=False, ingest_workers=0, limits=limits) as eng:
+        with pytest.raises(InvalidQuery, match="offset must be an integer from 0 to 10"):
+            eng.search_text("jumping", k=2, offset=11, generate="never")
+        with pytest.raises(InvalidQuery, match="k must be an integer from 1 to 5"):
+            eng.search_text("jumping", k=6, generate="never")
+        with pytest.raises(InvalidQuery, match="at most 2 label filters"):
+            eng.search_text("jumping", k=2, filters=Filters(labels={"a": "1", "b": "2", "c": "3"}), generate="never")
+        for i in range(8):  # eight distinct filters: only the three most recent masks stay cached
+            eng.search_text("jumping", k=2, filters=Filters(labels={"kind": f"k{i}"}), generate="never")
+        assert len(eng._filter_masks) == 3
+        folder = location.data_dir / "generated"
+        first, _ = eng.generate("a spin", seconds=2)
+        second, _ = eng.generate("a jump", seconds=2)  # over the byte cap: only the newest stays
+        assert sorted(p.stem for p in folder.glob("*.npy")) == [second]
+        with pytest.raises(NotFound):
+            eng.generated_motion(first)
+        os.utime(folder / f"{second}.npy", (0, 0))  # expired by age
+        third, _ = eng.generate("a walk", seconds=2)
+        assert sorted(p.stem for p in folder.glob("*.npy")) == [third]

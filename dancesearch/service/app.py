@@ -37,7 +37,7 @@ def default_engine_factory(settings: ServiceSettings) -> SearchEngine:
     ModelMissing when no usable model directory is found."""
     from dancesearch.engine_factory import open_engine
 
-    return open_engine(settings.model, settings.data_dir, settings.db, progress=True)
+    return open_engine(settings.model, settings.data_dir, settings.db, progress=True, limits=settings.limits())
 
 
 def _lifespan(engine_factory: EngineFactory) -> Callable[[FastAPI], AbstractAsyncContextManager]:

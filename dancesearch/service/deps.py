@@ -91,7 +91,10 @@ def resolve_k(k: int | None, settings: ServiceSettings) -> int:
 
 def page_params(settings: SettingsDep,
                 k: Annotated[int | None, Query(description="Results per page (default 10).")] = None,
-                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Page:
+                offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+    if offset > settings.max_offset:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"offset must be between 0 and {settings.max_offset}, got {offset}")
     return Page(resolve_k(k, settings), offset)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from search.limits import DEFAULT_LIMITS, SearchLimits
+
 UPLOADS_DIRNAME = "uploads"
 
 
@@ -28,7 +30,8 @@ class ServiceSettings(BaseSettings):
     api_key: SecretStr | None = None
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest accepted upload, per file, in MiB.")
     max_query_chars: int = Field(default=500, ge=1, description="Longest accepted text query.")
-    max_k: int = Field(default=100, ge=1, description="Most results one page may ask for.")
+    max_k: int = Field(default=DEFAULT_LIMITS.max_k, ge=1, description="Most results one page may ask for.")
+    max_offset: int = Field(default=DEFAULT_LIMITS.max_offset, ge=0, description="Deepest page offset.")
     max_generate_seconds: float = Field(default=20.0, gt=0, description="Longest motion /api/generate makes.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -38,6 +41,10 @@ class ServiceSettings(BaseSettings):
     db: str | None = Field(default=None, validation_alias=AliasChoices("DANCESEARCH_DB"),
                            description="SQLAlchemy database URL (default: SQLite in the data directory).")
     model: Path | None = Field(default=None, description="Model directory (default: the engine's choice).")
+
+    def limits(self) -> SearchLimits:
+        """The engine's per-request bounds (search.limits), with this service's page limits."""
+        return SearchLimits(**{**DEFAULT_LIMITS.__dict__, "max_k": self.max_k, "max_offset": self.max_offset})
 
     @property
     def max_upload_bytes(self) -> int:
