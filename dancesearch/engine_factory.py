@@ -107,7 +107,6 @@ def open_engine(model: str | os.PathLike[str] | None = None, data_dir: str | os.
     """
     from db.config import LibraryLocation
     from search.engine import Engine
-    from search.limits import SearchLimits
 
     loaded = load_model(model)
     return Engine.open(LibraryLocation.resolve(data_dir, db), loaded, sync=sync, progress=progress, limits=limits)
