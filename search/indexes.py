@@ -98,6 +98,29 @@ class _Batch:
     clusters: list[int | None]
 
 
+def current_index(index: AnnIndex | None, path: Path, kind: str, model: SearchModel, *, check_dim: bool,
+                  use_gpu: bool | None = None) -> tuple[AnnIndex | None, str | None]:
+    """The index in memory (else loaded from ``path``) when it is of ``kind`` and built by ``model``
+    (and of its dimension when ``check_dim``), else (None, why not): the staleness rule every persistent
+    index follows (windows, descriptions, clip metadata)."""
+    if index is None:
+        if not path.exists():
+            return None, "no index on disk"
+        try:
+            index = load_index(path, use_gpu=use_gpu)
+        except AnnError as exc:
+            logger.warning("%s", exc)
+            return None, f"unreadable: {exc}"
+    meta = index.metadata
+    if meta.get("kind") != kind:
+        return None, f"index kind {meta.get('kind')!r} is not {kind!r}"
+    if meta.get("model_version") != model.version:
+        return None, f"built by model {meta.get('model_version')!r}, active is {model.version!r}"
+    if check_dim and index.dim != model.dim:
+        return None, f"dimension {index.dim} differs from the model's {model.dim}"
+    return index, None
+
+
 class IndexManager:
     """The ``windows`` and ``descriptions`` indexes of one library with one model."""
 
@@ -186,22 +209,10 @@ class IndexManager:
 
     def _usable(self, name: str, n_rows: int) -> tuple[AnnIndex | None, str | None]:
         """The current index if it can be synced incrementally, else (None, why not)."""
-        index = self.indexes[name]
+        index, why = current_index(self.indexes[name], self.path(name), name, self.model,
+                                   check_dim=name == WINDOWS, use_gpu=self.use_gpu)
         if index is None:
-            if not self.path(name).exists():
-                return None, "no index on disk"
-            try:
-                index = load_index(self.path(name), use_gpu=self.use_gpu)
-            except AnnError as exc:
-                logger.warning("%s", exc)
-                return None, f"unreadable: {exc}"
-        meta = index.metadata
-        if meta.get("kind") != name:
-            return None, f"index kind {meta.get('kind')!r} is not {name!r}"
-        if meta.get("model_version") != self.model.version:
-            return None, f"built by model {meta.get('model_version')!r}, active is {self.model.version!r}"
-        if name == WINDOWS and index.dim != self.model.dim:
-            return None, f"dimension {index.dim} differs from the model's {self.model.dim}"
+            return None, why
         wanted = choose_backend(n_rows, self.thresholds)
         if index.backend != wanted:
             return None, f"backend {index.backend!r} does not suit {n_rows} rows ({wanted!r} does)"

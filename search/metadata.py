@@ -37,10 +37,10 @@ from sqlalchemy import delete, insert, select
 
 from db.library import Library
 from db.models import Clip, ClipText, Source
-from search.ann import AnnError, AnnIndex, create
-from search.ann import load as load_index
+from search.ann import AnnIndex, create
 from search.ann.exact import ExactIndex
 from search.embedder import SearchModel
+from search.indexes import current_index
 
 logger = logging.getLogger(__name__)
 
@@ -433,23 +433,7 @@ class MetadataIndex:
         return report
 
     def _usable(self) -> tuple[AnnIndex | None, str | None]:
-        index = self.vectors
-        if index is None:
-            if not self.path.exists():
-                return None, "no index on disk"
-            try:
-                index = load_index(self.path)
-            except AnnError as exc:
-                logger.warning("%s", exc)
-                return None, f"unreadable: {exc}"
-        meta = index.metadata
-        if meta.get("kind") != METADATA:
-            return None, f"index kind {meta.get('kind')!r} is not {METADATA!r}"
-        if meta.get("model_version") != self.model.version:
-            return None, f"built by model {meta.get('model_version')!r}, active is {self.model.version!r}"
-        if index.dim != self.model.dim:
-            return None, f"dimension {index.dim} differs from the model's {self.model.dim}"
-        return index, None
+        return current_index(self.vectors, self.path, METADATA, self.model, check_dim=True)
 
     def similarity_all(self, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(clip ids, cosine with the unit query vector) of every clip with a metadata vector."""
