@@ -30,12 +30,13 @@ from search.ann import (
     load,
 )
 from search.ann import faiss_backend as fb
+from search.ann.compressed import IVFPQIndex
 from search.ann.exact import ExactIndex, exact_topk
 from search.ann.faiss_backend import HNSWIndex, IVFIndex, choose_nlist, decide_gpu, gpu_count
 from search.ann.measure import measure, recall_at_k
 
-BACKEND_NAMES = ["exact", "flat", "ivf", "hnsw"]
-APPROXIMATE = ["flat", "ivf", "hnsw"]
+BACKEND_NAMES = ["exact", "flat", "ivf", "hnsw", "ivfpq", "sharded"]
+APPROXIMATE = ["flat", "ivf", "hnsw", "ivfpq", "sharded"]
 DIM = 16
 
 
@@ -225,12 +226,13 @@ def test_missing_and_corrupt_directories(backend: str, data: Any, tmp_path: Path
         load(tmp_path / "empty")
     index = built(backend, data)
     good = index.save(tmp_path / "idx")
-    for component in sorted(p for p in good.iterdir() if p.name != "config.json"):
-        broken = index.save(tmp_path / f"broken-{component.name}")
-        (broken / component.name).write_bytes(b"\x93NUMPY garbage" * 3)
+    components = sorted(p.relative_to(good) for p in good.rglob("*") if p.is_file() and p != good / "config.json")
+    for component in components:  # nested too: a sharded index holds one index directory per shard
+        broken = index.save(tmp_path / f"broken-{str(component).replace('/', '-')}")
+        (broken / component).write_bytes(b"\x93NUMPY garbage" * 3)
         with pytest.raises(IndexLoadError, match=re.escape(str(broken))):
             load(broken)
-        (broken / component.name).unlink()
+        (broken / component).unlink()
         with pytest.raises(IndexLoadError):
             load(broken)
     config = json.loads((good / "config.json").read_text())
@@ -267,6 +269,18 @@ def test_save_is_atomic_and_refuses_foreign_dirs(backend: str, data: Any, tmp_pa
     with pytest.raises(IndexSaveError, match="not an index directory"):
         create(backend, DIM).save(tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_vectors_for_returns_the_stored_vectors(backend: str, data: Any) -> None:
+    """What a rebuild as another backend reads instead of re-embedding (float32 stores: exact)."""
+    vectors, ids, _ = data
+    index = built(backend, data)
+    pick = np.array([5, 0, 299, 17])
+    np.testing.assert_allclose(index.vectors_for(ids[pick]), vectors[pick], atol=1e-6)
+    assert index.vectors_for(np.zeros(0, np.int64)).shape == (0, DIM)
+    index.remove(ids[:1])
+    with pytest.raises(InvalidInputError, match="not in the index"):
+        index.vectors_for(ids[:2])
 
 
 def test_unnormalised_vectors_warn(backend: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -337,6 +351,108 @@ def test_hnsw_tombstones_then_compaction(data: Any, tmp_path: Path) -> None:
     assert recall_at_k(index.search(queries, 10)[1], oracle(vectors[100:], live, queries, 10)) >= 0.95
 
 
+def test_ivfpq_trains_at_min_train_and_states_memory(data: Any, tmp_path: Path) -> None:
+    vectors, ids, queries = data
+    index = create("ivfpq", DIM, min_train=200)
+    assert isinstance(index, IVFPQIndex)
+    index.add(vectors[:150], ids[:150])  # below min_train: untrained, searched exactly from the store
+    assert not index.trained
+    assert np.array_equal(index.search(queries, 10)[1], oracle(vectors[:150], ids[:150], queries, 10))
+    index.add(vectors[150:], ids[150:])
+    state = index.config["state"]
+    assert index.trained and state["trained"] and state["m"] == 2 and state["nlist"] == choose_nlist(300)
+    assert state["ram_bytes_per_vector"] == 2 + 16 and state["store_bytes_per_vector"] == DIM * 4
+    assert index._index.ntotal == 300
+    index.save(tmp_path / "idx")
+    loaded = load(tmp_path / "idx")
+    assert isinstance(loaded._chunks[0], np.memmap)  # the re-rank store is memory-mapped, not read
+    assert np.array_equal(loaded.search(queries, 10)[1], index.search(queries, 10)[1])
+    assert create("ivfpq", 256).config["state"]["m"] == 32  # 8 dims per one-byte code
+    with pytest.raises(InvalidInputError, match="divide"):
+        create("ivfpq", DIM, m=3)
+    with pytest.raises(InvalidInputError, match="store"):
+        create("ivfpq", DIM, store="int8")
+
+
+def test_ivfpq_reranking_recovers_recall(recall_data: Any) -> None:
+    """PQ codes alone (rerank 1) rank poorly; exact re-ranking of 10x candidates restores recall."""
+    vectors, ids, queries, truth = recall_data
+    index: Any = create("ivfpq", 64, m=8)
+    index.add(vectors, ids)
+    assert index.trained
+    with_rerank = recall_at_k(index.search(queries, 10)[1], truth)
+    index.rerank = 1
+    codes_only = recall_at_k(index.search(queries, 10)[1], truth)
+    assert with_rerank >= 0.95 and codes_only < 0.9 and codes_only < with_rerank
+
+
+def test_ivfpq_float16_store(data: Any, tmp_path: Path) -> None:
+    """Half the disk; scores within float16 precision (2^-11 relative per component)."""
+    vectors, ids, queries = data
+    index = create("ivfpq", DIM, store="float16")
+    index.add(vectors, ids)
+    scores, found = index.search(vectors[:20], 1)
+    assert np.array_equal(found[:, 0], ids[:20])
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=2e-3)
+    index.save(tmp_path / "idx")
+    assert np.load(tmp_path / "idx" / "vectors.npy", mmap_mode="r").dtype == np.float16
+    exact = oracle(vectors, ids, queries, 10)
+    assert recall_at_k(load(tmp_path / "idx").search(queries, 10)[1], exact) >= 0.95
+
+
+@pytest.mark.parametrize("inner", ["exact", "flat"])
+def test_sharded_exact_shards_equal_one_index(inner: str, data: Any) -> None:
+    vectors, ids, queries = data
+    one = built(inner, data)
+    sharded = built("sharded", data, shards=3, inner=inner)
+    s1, f1 = one.search(queries, 10)
+    s2, f2 = sharded.search(queries, 10)
+    assert np.array_equal(f1, f2)
+    np.testing.assert_allclose(s1, s2, rtol=1e-6)
+    allowed = ids[::4]
+    assert np.array_equal(one.search(queries, 10, allowed)[1], sharded.search(queries, 10, allowed)[1])
+    for i, shard in enumerate(sharded.shards):  # routed by id
+        assert np.array_equal(np.sort(shard.ids()), np.sort(ids[ids % 3 == i])) and len(shard) > 0
+
+
+def test_sharded_ivfpq_shares_training_and_never_loses_to_one_index(recall_data: Any, tmp_path: Path) -> None:
+    """Shards trained as one index probe the same lists; each re-ranks its own candidates, a superset
+    of the single index's, so every rank's exact score is at least the single index's."""
+    vectors, ids, queries, truth = recall_data
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # deterministic k-means, so both trainings are identical
+    try:
+        one: Any = create("ivfpq", 64, m=8, nprobe=4)
+        one.train(vectors)
+        sharded: Any = create("sharded", 64, shards=4, inner_params={"m": 8, "nprobe": 4}, workers=2)
+        sharded.train(vectors)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    one.add(vectors, ids)
+    sharded.add(vectors, ids)
+    centroids = [s._index.quantizer.reconstruct_n(0, s._index.nlist) for s in sharded.shards]
+    assert all(np.array_equal(c, one._index.quantizer.reconstruct_n(0, one._index.nlist)) for c in centroids)
+    s1, f1 = one.search(queries, 10)
+    s2, f2 = sharded.search(queries, 10)
+    assert (s2 >= s1 - 1e-6).all()
+    assert recall_at_k(f2, truth) >= recall_at_k(f1, truth)
+    sharded.save(tmp_path / "idx")
+    shard = load(tmp_path / "idx" / "shard-001")  # each shard is an ordinary index a node can load
+    assert shard.backend == "ivfpq" and np.isin(shard.ids(), ids[ids % 4 == 1]).all() and len(shard) > 0
+    serial: Any = load(tmp_path / "idx")
+    serial.workers = 1  # fan-out one shard after another: same result as in parallel
+    assert np.array_equal(serial.search(queries, 10)[1], f2)
+
+
+def test_sharded_rejects_bad_params() -> None:
+    with pytest.raises(InvalidInputError):
+        create("sharded", DIM, shards=0)
+    with pytest.raises(InvalidInputError, match="sharded shards"):
+        create("sharded", DIM, inner="sharded")
+    with pytest.raises(UnknownBackendError):
+        create("sharded", DIM, inner="annoy")
+
+
 # ------------------------------------------------------------------ GPU decision logic
 def test_gpu_decision_logic(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     assert decide_gpu(None, True, 2) and decide_gpu(True, True, 1)
@@ -379,7 +495,7 @@ def test_gpu_replica_path_matches_cpu(name: str, data: Any, tmp_path: Path, monk
 
 # ------------------------------------------------------------------ factory and measure
 def test_factory_names_and_thresholds() -> None:
-    with pytest.raises(UnknownBackendError, match="choose one of exact, flat, hnsw, ivf"):
+    with pytest.raises(UnknownBackendError, match="choose one of exact, flat, hnsw, ivf, ivfpq, sharded"):
         create("annoy", DIM)
     with pytest.raises(TypeError):
         create("flat", DIM, nprobe=3)

@@ -180,6 +180,21 @@ class AnnIndex(ABC):
         scores[found < 0] = -np.inf
         return scores, found
 
+    def vectors_for(self, ids: npt.ArrayLike) -> FloatArray:
+        """The stored vectors of live ``ids`` (row i for ``ids[i]``), float32.
+
+        Lets an index be rebuilt as another backend (a library crossing a size threshold, a forced
+        rebuild) from the vectors it already holds instead of re-embedding every window. Lossy only
+        where the backend stores vectors lossily (``ivfpq`` with a float16 store: ~1e-3).
+        """
+        id_arr = self._check_ids(ids, None)
+        missing = id_arr[~self._contains(id_arr)]
+        if missing.size:
+            raise InvalidInputError(f"{missing.size} id(s) not in the index, e.g. {missing[:10].tolist()}")
+        if id_arr.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(self._vectors_for(id_arr), dtype=np.float32)
+
     @property
     def config(self) -> dict[str, Any]:
         """What ``config.json`` holds: backend, dim, metric, count, params, metadata, versions."""
@@ -252,6 +267,10 @@ class AnnIndex(ABC):
         """Search a non-empty index; ``allowed`` is sorted, non-empty and holds present ids only."""
 
     @abstractmethod
+    def _vectors_for(self, ids: IdArray) -> FloatArray:
+        """Stored vectors of ids that are all live, in the order given."""
+
+    @abstractmethod
     def _write_components(self, directory: Path) -> None:
         """Write every component file (not ``config.json``) into an empty directory."""
 
@@ -301,8 +320,12 @@ def empty_result(n_queries: int, k: int) -> SearchResult:
 
 
 def _fsync_tree(directory: Path) -> None:
-    """Flush every file of ``directory`` and the directory entry itself to disk."""
+    """Flush every file of ``directory`` (recursively: sharded indexes hold one index per subdirectory)
+    and the directory entries themselves to disk."""
     for child in directory.iterdir():
+        if child.is_dir():
+            _fsync_tree(child)
+            continue
         with open(child, "rb") as handle:
             os.fsync(handle.fileno())
     fd = os.open(directory, os.O_RDONLY)

@@ -72,6 +72,10 @@ class ExactIndex(AnnIndex):
         """A copy of the stored vectors, row-aligned with :meth:`ids`."""
         return self._vectors.copy()
 
+    def _vectors_for(self, ids: IdArray) -> FloatArray:
+        order = np.argsort(self._ids)
+        return self._vectors[order[np.searchsorted(self._ids[order], ids)]]
+
     def _add(self, vectors: FloatArray, ids: IdArray) -> None:
         self._vectors = np.concatenate([self._vectors, vectors])
         self._ids = np.concatenate([self._ids, ids])

@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from search.ann.base import AnnIndex, InvalidInputError, UnknownBackendError, read_config
+from search.ann.compressed import IVFPQIndex
 from search.ann.exact import ExactIndex
 from search.ann.faiss_backend import FlatIndex, HNSWIndex, IVFIndex
+from search.ann.sharded import ShardedIndex
 
 BACKENDS: dict[str, type[AnnIndex]] = {
     "exact": ExactIndex,
     "flat": FlatIndex,
     "ivf": IVFIndex,
     "hnsw": HNSWIndex,
+    "ivfpq": IVFPQIndex,
+    "sharded": ShardedIndex,
 }
 """Every backend by name; a new backend adds one entry here (and one line to the contract tests)."""
 
@@ -64,7 +68,9 @@ def create(backend: str, dim: int, **params: Any) -> AnnIndex:
 
     ``params`` are the backend's constructor options: ``metadata`` (stored in config.json, e.g.
     model name/hash), ``use_gpu`` (flat/ivf), ``nlist``/``nprobe`` (ivf), ``m``/``ef_construction``/
-    ``ef_search`` (hnsw). An option the backend does not take raises ``TypeError``.
+    ``ef_search`` (hnsw), ``nlist``/``m``/``nbits``/``nprobe``/``rerank``/``store``/``min_train``/
+    ``train_max`` (ivfpq), ``shards``/``inner``/``inner_params``/``workers`` (sharded). An option the
+    backend does not take raises ``TypeError``.
     """
     return backend_class(backend)(dim, **params)
 

@@ -160,6 +160,9 @@ class FaissIndex(AnnIndex):
         self._ids = np.concatenate([self._ids, ids])
         self._replica = None
 
+    def _vectors_for(self, ids: IdArray) -> FloatArray:
+        return np.asarray(self._index.reconstruct_batch(ids), dtype=np.float32)
+
     def _remove(self, ids: IdArray) -> None:
         self._remove_from_index(ids)
         self._ids = self._ids[~np.isin(self._ids, ids)]
