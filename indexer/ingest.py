@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db.library import Library
 from db.records import NewClip
@@ -33,6 +33,9 @@ from indexer.ingest_worker import FileResult, WorkerConfig, init_worker, process
 from indexer.metadata import MetadataIndex
 from motion.data import MotionError
 from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
+
+if TYPE_CHECKING:
+    from indexer.ray_ingest import RayOptions
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ class IngestOptions:
     rig_dirs: tuple[str, ...] = ()
     metadata: MetadataIndex | None = None
     progress: bool = True
+    # Run the per-file work as Ray tasks instead of the process pool (indexer.ray_ingest.RayOptions).
+    ray: RayOptions | None = None
 
 
 @dataclass
@@ -159,7 +164,12 @@ class Ingester:
                 bar.update(1)
                 bar.set_postfix(added=self.summary.added, failed=self.summary.failed, refresh=False)
             try:
-                if self.opts.workers <= 0:
+                if self.opts.ray is not None:
+                    if todo:
+                        from indexer.ray_ingest import RayRuntime, run_ray
+                        with RayRuntime(self.opts.ray) as rt:
+                            run_ray(todo, cfg, handle, rt)
+                elif self.opts.workers <= 0:
                     init_worker(cfg, ignore_sigint=False)
                     for path in todo:
                         handle(process_file(path))

@@ -30,6 +30,13 @@ WorkersOpt = Annotated[int | None, typer.Option(
 MaxMbOpt = Annotated[float, typer.Option("--max-file-mb", min=0.001,
                                          help="Skip (and record) files whose content is larger.")]
 RigsOpt = Annotated[list[Path] | None, typer.Option("--rigs", help="Extra folder of rig mappings (*.toml).")]
+RayOpt = Annotated[bool, typer.Option(
+    "--ray", help="Read files as Ray tasks: a local Ray runtime with --workers CPUs, or the cluster of "
+                  "--ray-address (needs pip install 'dancesearch[ray]').")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", metavar="ADDRESS",
+    help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001; implies --ray). Input files and "
+         "--data-dir must be on storage every node mounts at the same path.")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -58,7 +65,8 @@ def _print_json(doc: Any) -> None:
 
 
 def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = None,
-           max_file_mb: MaxMbOpt = 512.0, rigs: RigsOpt = None, json_out: JsonOpt = False,
+           max_file_mb: MaxMbOpt = 512.0, rigs: RigsOpt = None, ray: RayOpt = False,
+           ray_address: RayAddressOpt = None, json_out: JsonOpt = False,
            data_dir: DataDirOpt = None, db: DbOpt = None) -> None:
     """Ingest motion files and folders into the library (skipping what is already there).
 
@@ -67,7 +75,15 @@ def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = 
     """
     from indexer.ingest import Ingester, IngestInputError, IngestOptions
     from indexer.metadata import MetadataError, load_metadata
+    from indexer.ray_ingest import RayIngestError, RayOptions, ray_available
 
+    ray_opts = None
+    if ray or ray_address:
+        if not ray_available():
+            raise _fail("--ray needs Ray, which is not installed: pip install 'dancesearch[ray]'")
+        # On a cluster --workers (when given) bounds the tasks in flight; locally it is the runtime's CPUs.
+        ray_opts = RayOptions(address=ray_address or None, num_cpus=None if ray_address else (workers or None),
+                              max_inflight=workers if ray_address and workers else None)
     try:
         meta = load_metadata(metadata or [])
         for r in rigs or []:
@@ -77,12 +93,12 @@ def ingest(paths: PathsArg, metadata: MetadataOpt = None, workers: WorkersOpt = 
         raise _fail(str(exc)) from None
     opts = IngestOptions(workers=(os.cpu_count() or 1) if workers is None else workers,
                          max_file_mb=max_file_mb, metadata=meta,
-                         rig_dirs=tuple(str(r) for r in rigs or []), progress=not json_out)
+                         rig_dirs=tuple(str(r) for r in rigs or []), progress=not json_out, ray=ray_opts)
     with _open_library(data_dir, db) as lib:
         ingester = Ingester(lib, opts)
         try:
             summary = ingester.run([str(p) for p in paths])
-        except IngestInputError as exc:
+        except (IngestInputError, RayIngestError) as exc:
             raise _fail(str(exc)) from None
         except KeyboardInterrupt:
             typer.echo(f"\ninterrupted after adding {ingester.summary.added} clips; run the same "
