@@ -12,8 +12,9 @@ taking an open ``Library``:
 * bulk reads for the engine's in-memory tables: every window's clip, frames and cluster, the clip
   ids matching metadata filters.
 
-The stored motion of a deleted clip stays in the content-addressed store (another clip may share it;
-``MotionStore.remove_orphans`` reclaims space).
+``delete_clip`` leaves the stored motion in the content-addressed store (another clip may share it);
+``Engine.delete_clip`` removes it when no clip uses it, and the start-up check (:mod:`search.recovery`)
+reclaims any left behind.
 """
 
 from __future__ import annotations

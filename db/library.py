@@ -42,11 +42,11 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
-def _clip_info(clip: Clip, source: str) -> ClipInfo:
+def _clip_info(clip: Clip, source: str, root: str | None = None) -> ClipInfo:
     return ClipInfo(clip.id, source, clip.path, clip.content_hash, clip.format, clip.rig,
                     clip.orig_fps, clip.orig_frames, clip.frames, clip.duration, dict(clip.labels or {}),
                     clip.description, clip.split, clip.motion_key, _aware(clip.created_at),
-                    dict(clip.details or {}))
+                    dict(clip.details or {}), root)
 
 
 def _labels_match(labels: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -217,29 +217,29 @@ class Library:
     def get_clip(self, clip_id: int) -> ClipInfo:
         """The clip `clip_id`; raises :class:`LibraryError` if there is none."""
         with self.session() as s:
-            row = s.execute(select(Clip, Source.name).join(Source).where(Clip.id == clip_id)).first()
+            row = s.execute(select(Clip, Source.name, Source.root).join(Source).where(Clip.id == clip_id)).first()
         if row is None:
             raise LibraryError(f"no clip with id {clip_id}")
-        return _clip_info(row[0], row[1])
+        return _clip_info(row[0], row[1], row[2])
 
     def find_clip_by_hash(self, content_hash: str) -> ClipInfo | None:
         """The clip whose uncompressed file content has sha256 `content_hash`, if any."""
         with self.session() as s:
-            row = s.execute(select(Clip, Source.name).join(Source)
+            row = s.execute(select(Clip, Source.name, Source.root).join(Source)
                             .where(Clip.content_hash == content_hash)).first()
-        return None if row is None else _clip_info(row[0], row[1])
+        return None if row is None else _clip_info(row[0], row[1], row[2])
 
     def list_clips(self, source: str | None = None, split: str | None = None,
                    labels: Mapping[str, Any] | None = None, limit: int | None = None,
                    offset: int = 0) -> list[ClipInfo]:
         """Clips by id, filtered by source name, split (clips with any part in it) and label values."""
-        q = select(Clip, Source.name).join(Source).order_by(Clip.id)
+        q = select(Clip, Source.name, Source.root).join(Source).order_by(Clip.id)
         if source is not None:
             q = q.where(Source.name == source)
         out: list[ClipInfo] = []
         skipped = 0
         with self.session() as s:
-            for clip, src in s.execute(q.execution_options(yield_per=500)):
+            for clip, src, root in s.execute(q.execution_options(yield_per=500)):
                 if split is not None and not (clip.split == split or
                                               (isinstance(clip.split, dict) and split in clip.split)):
                     continue
@@ -248,7 +248,7 @@ class Library:
                 if skipped < offset:
                     skipped += 1
                     continue
-                out.append(_clip_info(clip, src))
+                out.append(_clip_info(clip, src, root))
                 if limit is not None and len(out) >= limit:
                     break
         return out

@@ -58,6 +58,8 @@ class ClipInfo:
     motion_key: str
     created_at: datetime
     details: dict[str, Any] = field(default_factory=dict)
+    # The folder the clip was ingested from (its source's root): public paths are made relative to it.
+    source_root: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the clip."""

@@ -146,7 +146,16 @@ class Ingester:
         self._pending_since = 0.0
 
     def run(self, paths: Sequence[str | os.PathLike[str]]) -> IngestSummary:
-        """Ingest `paths`; returns the summary (failures are in the library's error list)."""
+        """Ingest `paths`; returns the summary (failures are in the library's error list).
+
+        The library's writers' lock (:mod:`db.locks`) is held shared throughout: motions are written to
+        the store before their clips are committed, and a start-up repair must not take them for orphans."""
+        from db.locks import WritersLock
+
+        with WritersLock(self.lib.location.data_dir).shared():
+            return self._run(paths)
+
+    def _run(self, paths: Sequence[str | os.PathLike[str]]) -> IngestSummary:
         t0 = time.perf_counter()
         rig_dirs = self._rig_dirs()
         files, self.summary.ignored = discover(paths)

@@ -44,6 +44,7 @@ import numpy as np
 from db import annotations as ann_db
 from db.config import LibraryLocation
 from db.library import Library, LibraryError
+from db.locks import WritersLock
 from db.records import ClipInfo
 from motion.data import Motion
 from motion.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
@@ -64,6 +65,7 @@ from search.queries import (
     majority_cluster,
     unit_rows,
 )
+from search.recovery import RecoveryReport, ingest_journal, motion_in_use, recover
 from search.types import DescribeResponse, Description, Filters, Hit, SearchResponse
 
 logger = logging.getLogger(__name__)
@@ -102,6 +104,8 @@ class Engine:
         self.meta = MetadataIndex(library, model, self.data_dir / "indexes")
         self.fusion: Fusion = DEFAULT_FUSION
         self._rigs: tuple[tuple[int, float], list[Any]] | None = None
+        self.writers = WritersLock(self.data_dir)
+        self.recovery: RecoveryReport | None = None
 
     def rigs(self) -> list[Any]:
         """Rig files for query motions: built-ins plus ``DATA_DIR/rigs`` (reloaded when that folder changes),
@@ -119,11 +123,15 @@ class Engine:
     @classmethod
     def open(cls, location: LibraryLocation, model: SearchModel, *, sync: bool = True, progress: bool = True,
              use_gpu: bool | None = None, thresholds: Thresholds | None = None,
-             ingest_workers: int | None = None, limits: SearchLimits | None = None) -> Engine:
-        """Open the library at ``location`` with ``model``; ``sync`` checks/rebuilds the indexes now;
+             ingest_workers: int | None = None, limits: SearchLimits | None = None,
+             check: bool = True) -> Engine:
+        """Open the library at ``location`` with ``model``; ``check`` runs the start-up check that repairs
+        what a crash left (:mod:`search.recovery`); ``sync`` checks/rebuilds the indexes now;
         ``limits`` bound the work of one request (:mod:`search.limits`)."""
         engine = cls(Library.open(location), model, progress=progress, use_gpu=use_gpu, thresholds=thresholds,
                      ingest_workers=ingest_workers, limits=limits)
+        if check:
+            engine.recovery = recover(engine.lib)
         if sync:
             engine.sync()
         return engine
@@ -141,7 +149,7 @@ class Engine:
 
     def sync(self, rebuild: bool = False) -> dict[str, Any]:
         """Check the indexes against the DB and fix them (see :mod:`search.indexes`); the reports."""
-        with self._lock:
+        with self._lock, self.writers.shared():
             reports: dict[str, Any] = dict(self.indexes.sync(rebuild=rebuild))
             reports[METADATA] = self.meta.sync(rebuild=rebuild)
             self._table = ann_db.window_table(self.lib)
@@ -359,7 +367,8 @@ class Engine:
                    ranked.score if score is None else float(score), dict(info.labels),
                    info.description, cluster if cluster >= 0 else None, motion_score=ranked.score,
                    keyword_score=None if keyword is None else keyword.score,
-                   matched_terms=[] if keyword is None else list(keyword.terms), metadata_similarity=similarity)
+                   matched_terms=[] if keyword is None else list(keyword.terms), metadata_similarity=similarity,
+                   source_root=info.source_root)
 
     # ---- generation ---------------------------------------------------------------------------
 
@@ -455,7 +464,7 @@ class Engine:
         info = self._clip(clip_id)
         return {"id": info.id, "source": info.source, "source_path": info.path, "format": info.format,
                 "rig": info.rig, "fps": info.orig_fps, "duration": info.duration, "labels": dict(info.labels),
-                "description": info.description, "split": info.split}
+                "description": info.description, "split": info.split, "source_root": info.source_root}
 
     def clip_motion(self, clip_id: int, start: float | None = None, end: float | None = None) -> Motion:
         positions = self._clip_positions(clip_id, start, end)
@@ -468,7 +477,7 @@ class Engine:
         ids = ann_db.matching_clip_ids(self.lib, f.source, f.labels, f.min_duration, f.max_duration)[::-1]
         return [self.clip_info(int(i)) for i in ids[offset:offset + limit]]
 
-    def ingest(self, paths: Sequence[Path], metadata: Path | None = None) -> dict[str, Any]:
+    def ingest(self, paths: Sequence[Path], metadata: Path | None = None, *, owned: bool = False) -> dict[str, Any]:
         from indexer.ingest import Ingester, IngestInputError, IngestOptions
         from indexer.metadata import MetadataError, load_metadata
 
@@ -479,7 +488,8 @@ class Engine:
         options = IngestOptions(metadata=meta, progress=self.progress)
         if self.ingest_workers is not None:
             options.workers = self.ingest_workers
-        with self._ingest_lock:
+        files = [*paths, *([metadata] if metadata is not None else [])]
+        with self._ingest_lock, ingest_journal(self.lib, files, owned):
             try:
                 summary = Ingester(self.lib, options).run([str(p) for p in paths])
             except IngestInputError as exc:
@@ -491,14 +501,20 @@ class Engine:
     def delete_clip(self, clip_id: int) -> None:
         with self._lock:
             self._ready()
-            self._clip(clip_id)
-            try:
-                windows, descriptions = ann_db.delete_clip(self.lib, int(clip_id))
-            except LibraryError:
-                raise NotFound(f"no clip with id {clip_id}") from None
-            self.indexes.remove(WINDOWS, windows)
-            self.indexes.remove(DESCRIPTIONS, descriptions)
+            key = self._clip(clip_id).motion_key
+            with self.writers.shared():
+                try:
+                    windows, descriptions = ann_db.delete_clip(self.lib, int(clip_id))
+                except LibraryError:
+                    raise NotFound(f"no clip with id {clip_id}") from None
+                self.indexes.remove(WINDOWS, windows)
+                self.indexes.remove(DESCRIPTIONS, descriptions)
             self.sync()
+            # The stored motion goes too, unless another clip shares it or a writer is running (then the
+            # next start-up check reclaims it).
+            with self.writers.exclusive_if_free() as free:
+                if free and not motion_in_use(self.lib, key):
+                    self.lib.store.delete(key)
 
     def status(self) -> dict[str, Any]:
         stats = self.lib.stats()
@@ -509,4 +525,5 @@ class Engine:
                 "indexes": {**self.indexes.sizes(), METADATA: self.meta.sizes()},
                 "settings": {k: settings.get(k) for k in ("fallback_threshold", "cluster_filter_text",
                                                           "cluster_filter_motion", "cluster_filter_describe")},
-                "data_dir": str(self.data_dir)}
+                "data_dir": str(self.data_dir),
+                "startup_check": None if self.recovery is None else self.recovery.to_json()}

@@ -60,8 +60,10 @@ class SearchEngine(Protocol):
     def list_clips(self, limit: int = 50, offset: int = 0, filters: Filters | None = None) -> list[dict[str, Any]]:
         """Clips of the library, newest first."""
 
-    def ingest(self, paths: Sequence[Path], metadata: Path | None = None) -> dict[str, Any]:
-        """Add files to the library and to the indexes; returns the ingest summary."""
+    def ingest(self, paths: Sequence[Path], metadata: Path | None = None, *, owned: bool = False) -> dict[str, Any]:
+        """Add files to the library and to the indexes; returns the ingest summary. ``owned``: the files
+        belong to the library (uploads): if the ingest does not finish, those no clip references are
+        removed (at once, or after a crash by the next start-up check)."""
 
     def delete_clip(self, clip_id: int) -> None:
         """Remove a clip, its windows and their index entries (raises NotFound)."""

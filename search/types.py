@@ -47,6 +47,9 @@ class Hit:
     keyword_score: float | None = None
     matched_terms: list[str] = field(default_factory=list)
     metadata_similarity: float | None = None
+    # The folder the clip was ingested from: transports show ``source_path`` relative to it (the HTTP
+    # service never returns the server's absolute paths); None for generated motions.
+    source_root: str | None = None
 
 
 @dataclass(frozen=True)

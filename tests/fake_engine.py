@@ -235,7 +235,7 @@ class FakeEngine:
         clips = [c for c in sorted(self.clips.values(), key=lambda c: -c.id) if _matches(c, filters)]
         return [c.info() for c in clips[offset:offset + limit]]
 
-    def ingest(self, paths: Sequence[Path], metadata: Path | None = None) -> dict[str, Any]:
+    def ingest(self, paths: Sequence[Path], metadata: Path | None = None, *, owned: bool = False) -> dict[str, Any]:
         """Reads every file for real; each readable one becomes a clip (played back as a walk)."""
         self._log("ingest", paths=list(paths), metadata=metadata)
         added, errors = [], []

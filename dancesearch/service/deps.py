@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Query, Request, UploadFile, status
 
 from dancesearch.service.errors import UploadTooLarge
+from dancesearch.service.public import Redactor
 from dancesearch.service.settings import ServiceSettings
 from motion.data import Motion
 from search.protocol import SearchEngine
@@ -35,8 +36,15 @@ def get_engine(request: Request) -> SearchEngine:
     return engine
 
 
+def get_redactor(request: Request) -> Redactor:
+    """What cuts the server's private folders out of response text (:mod:`dancesearch.service.public`)."""
+    redactor: Redactor = request.app.state.redactor
+    return redactor
+
+
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
+RedactorDep = Annotated[Redactor, Depends(get_redactor)]
 
 
 def require_api_key(settings: SettingsDep,

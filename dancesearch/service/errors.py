@@ -32,6 +32,12 @@ class UploadTooLarge(Exception):
     """An uploaded file over the configured size limit (413)."""
 
 
+def _public(request: Request, message: str) -> str:
+    """`message` without the server's private folders (data and model directories)."""
+    redactor = getattr(request.app.state, "redactor", None)
+    return message if redactor is None else str(redactor.text(message))
+
+
 def _status_of(exc: Exception) -> int:
     for cls in type(exc).__mro__:
         if cls in SEARCH_ERROR_STATUS:
@@ -40,15 +46,15 @@ def _status_of(exc: Exception) -> int:
 
 
 async def _search_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=_status_of(exc))
+    return JSONResponse({"detail": _public(request, str(exc))}, status_code=_status_of(exc))
 
 
 async def _motion_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+    return JSONResponse({"detail": _public(request, str(exc))}, status_code=status.HTTP_400_BAD_REQUEST)
 
 
 async def _too_large(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+    return JSONResponse({"detail": _public(request, str(exc))}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
 
 
 def _location(loc: tuple[object, ...]) -> str:

@@ -12,8 +12,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from dancesearch.service.public import relative_source
 from motion.data import Motion
-from search.types import DescribeResponse, Filters, SearchResponse
+from search.types import DescribeResponse, Filters, Hit, SearchResponse
 
 GenerateMode = Literal["auto", "always", "never"]
 SearchMode = Literal["hybrid", "motion", "keyword"]
@@ -49,7 +50,8 @@ class HitModel(BaseModel):
     """One matching moment: a library clip and its best span (seconds), or a generated motion."""
 
     clip_id: int | None
-    source_path: str | None
+    source_path: str | None = Field(description="The clip's file, relative to the folder it was ingested from "
+                                                "(never a server path); None for a generated motion.")
     start: float
     end: float
     score: float
@@ -86,9 +88,15 @@ def motion_url(clip_id: int | None, generated_id: str | None) -> str:
     return f"/api/clips/{clip_id}/motion?format=json"
 
 
+def from_hit(hit: Hit) -> HitModel:
+    """The public form of a hit: ``source_path`` relative to the clip's ingest root."""
+    fields = {k: v for k, v in dataclasses.asdict(hit).items() if k in HitModel.model_fields}
+    fields["source_path"] = relative_source(hit.source_path, hit.source_root)
+    return HitModel(**fields, motion_url=motion_url(hit.clip_id, hit.generated_id))
+
+
 def from_search(resp: SearchResponse) -> SearchResponseModel:
-    hits = [HitModel(**dataclasses.asdict(h), motion_url=motion_url(h.clip_id, h.generated_id))
-            for h in resp.results]
+    hits = [from_hit(h) for h in resp.results]
     return SearchResponseModel(results=hits, query_cluster=resp.query_cluster,
                                cluster_filter=resp.cluster_filter,
                                generated_fallback=resp.generated_fallback, offset=resp.offset, k=resp.k,
@@ -145,7 +153,8 @@ class ClipInfoModel(BaseModel):
 
     id: int
     source: str | None = None
-    source_path: str | None = None
+    source_path: str | None = Field(None, description="The clip's file, relative to the folder it was "
+                                                      "ingested from (never a server path).")
     format: str | None = None
     rig: str | None = None
     fps: float | None = None

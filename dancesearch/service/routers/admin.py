@@ -14,7 +14,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
 
-from dancesearch.service.deps import EngineDep, SettingsDep, WriteAccess, read_upload, upload_name
+from dancesearch.service.deps import (
+    EngineDep,
+    RedactorDep,
+    SettingsDep,
+    WriteAccess,
+    read_upload,
+    upload_name,
+)
 from dancesearch.service.schemas import HealthModel, IngestResponse, OpenDict, SavedUpload
 
 logger = logging.getLogger(__name__)
@@ -32,9 +39,10 @@ def health(request: Request) -> HealthModel:
 
 
 @router.get("/status", response_model=OpenDict)
-def engine_status(engine: EngineDep) -> dict[str, Any]:
-    """Model, library counts, index types and default settings."""
-    return engine.status()
+def engine_status(engine: EngineDep, redactor: RedactorDep) -> dict[str, Any]:
+    """Model, library counts, index types and default settings (no server paths)."""
+    status_: dict[str, Any] = redactor.scrub(engine.status())
+    return status_
 
 
 def server_name(client_name: str) -> str:
@@ -45,12 +53,14 @@ def server_name(client_name: str) -> str:
 
 
 @router.post("/ingest", response_model=IngestResponse, dependencies=[WriteAccess])
-def ingest(engine: EngineDep, settings: SettingsDep,
+def ingest(engine: EngineDep, settings: SettingsDep, redactor: RedactorDep,
            files: Annotated[list[UploadFile], File(description="Motion files to add to the library.")],
            metadata: Annotated[UploadFile | None, File(description="Optional metadata file "
                                                                    "(CSV or JSON manifest).")] = None,
            ) -> IngestResponse:
-    """Save uploads under the data directory with server-made names and ingest them."""
+    """Save uploads under the data directory with server-made names and ingest them. The library owns
+    the saved files: if the ingest does not finish, those no clip took are removed. Errors name the
+    client's file names, never where the server saved them."""
     if len(files) > MAX_INGEST_FILES:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"at most {MAX_INGEST_FILES} files per request, got {len(files)}")
@@ -60,10 +70,38 @@ def ingest(engine: EngineDep, settings: SettingsDep,
     batch.mkdir(parents=True, exist_ok=False)
     paths = [_save(batch, name, data) for name, data in contents]
     meta_path = _save(batch, meta[0], meta[1]) if meta is not None else None
+    names = {str(p): name for (name, _), p in zip(contents, paths, strict=True)}
+    if meta is not None and meta_path is not None:
+        names[str(meta_path)] = meta[0]
     logger.info("ingesting %d uploaded files from %s", len(paths), batch)
-    summary = engine.ingest(paths, meta_path)
+    try:
+        summary = engine.ingest(paths, meta_path, owned=True)
+    except Exception as exc:
+        _rename_in_message(exc, names)
+        if batch.is_dir() and not any(batch.iterdir()):
+            batch.rmdir()
+        raise
     saved = [SavedUpload(file=name, saved_as=p.name) for (name, _), p in zip(contents, paths, strict=True)]
-    return IngestResponse(saved=saved, summary=summary)
+    return IngestResponse(saved=saved, summary=redactor.scrub(_client_names(summary, names)))
+
+
+def _client_names(value: Any, names: dict[str, str]) -> Any:
+    """Saved upload paths in an engine report replaced by the client's file names."""
+    if isinstance(value, str):
+        for path, name in names.items():
+            value = value.replace(path, name)
+        return value
+    if isinstance(value, dict):
+        return {k: _client_names(v, names) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_client_names(v, names) for v in value]
+    return value
+
+
+def _rename_in_message(exc: Exception, names: dict[str, str]) -> None:
+    """An error raised by the ingest names the client's files, not where they were saved."""
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (_client_names(exc.args[0], names), *exc.args[1:])
 
 
 def _save(folder: Path, client_name: str, data: bytes) -> Path:
@@ -74,7 +112,8 @@ def _save(folder: Path, client_name: str, data: bytes) -> Path:
 
 
 @router.post("/reindex", response_model=OpenDict, dependencies=[WriteAccess])
-def reindex(engine: EngineDep) -> dict[str, Any]:
+def reindex(engine: EngineDep, redactor: RedactorDep) -> dict[str, Any]:
     """Re-embed everything with the active model and rebuild the indexes."""
-    return engine.reindex()
+    report: dict[str, Any] = redactor.scrub(engine.reindex())
+    return report
 

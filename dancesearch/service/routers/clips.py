@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from dancesearch.service.deps import EngineDep, FiltersDep, RangeDep, WriteAccess
 from dancesearch.service.downloads import MotionFormat, clip_stem, motion_response
+from dancesearch.service.public import public_clip
 from dancesearch.service.schemas import ClipInfoModel, ClipListModel, MotionPayload
 
 router = APIRouter(prefix="/api/clips", tags=["clips"])
@@ -18,13 +19,14 @@ def list_clips(engine: EngineDep, filters: FiltersDep,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """Clips of the library, newest first, with paging and filters."""
-    return {"clips": engine.list_clips(limit, offset, filters), "limit": limit, "offset": offset}
+    return {"clips": [public_clip(c) for c in engine.list_clips(limit, offset, filters)], "limit": limit,
+            "offset": offset}
 
 
 @router.get("/{clip_id}", response_model=ClipInfoModel)
 def clip_info(engine: EngineDep, clip_id: int) -> dict[str, Any]:
     """Metadata of one clip."""
-    return engine.clip_info(clip_id)
+    return public_clip(engine.clip_info(clip_id))
 
 
 @router.get("/{clip_id}/motion", response_model=MotionPayload,
