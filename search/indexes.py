@@ -17,7 +17,11 @@ hold exactly the rows the DB says are embedded by the active model:
 
 * an index that is missing, unreadable, of another kind or model version, of another dimension, or
   of a backend other than :func:`search.ann.factory.choose_backend` picks for the library's size is
-  rebuilt from scratch (every row re-embedded);
+  rebuilt; so is every index when a rebuild is requested. A rebuild reuses the vectors the previous
+  index already holds (:meth:`search.ann.base.AnnIndex.vectors_for`) for the rows the DB marks as
+  embedded by the active model, so crossing a size threshold or ``reindex`` re-embeds nothing; only
+  rows the old index lacks (or an index that is missing, unreadable or of another model) are
+  embedded. The old and the new index are both in memory while the new one is built;
 * otherwise ids in the index that the DB no longer has, or has as not embedded by this model (a row
   deleted behind the index's back, or an id reused by a new row), are removed, and rows not yet
   embedded (new clips) or marked embedded but missing from the index are embedded and added.
@@ -68,6 +72,7 @@ class SyncReport:
     rebuilt: bool = False
     reason: str | None = None
     embedded: int = 0
+    reused: int = 0
     removed: int = 0
     size: int = 0
     backend: str = ""
@@ -143,8 +148,8 @@ class IndexManager:
     # ---- syncing ------------------------------------------------------------------------------
 
     def sync(self, rebuild: bool = False) -> dict[str, SyncReport]:
-        """Bring both indexes in line with the DB (see the module docstring); ``rebuild`` forces
-        re-embedding everything."""
+        """Bring both indexes in line with the DB (see the module docstring); ``rebuild`` rebuilds both
+        (from the vectors they hold where the DB says they are current, re-embedding the rest)."""
         self.sync_description_rows()
         return {WINDOWS: self._sync(WINDOWS, rebuild), DESCRIPTIONS: self._sync(DESCRIPTIONS, rebuild)}
 
@@ -184,11 +189,15 @@ class IndexManager:
     def _sync(self, name: str, rebuild: bool) -> SyncReport:
         report = SyncReport(name)
         db_ids, ok_ids = self._db_state(name)
-        index, report.reason = (None, "rebuild requested") if rebuild else self._usable(name, len(db_ids))
+        current, why = current_index(self.indexes[name], self.path(name), name, self.model,
+                                     check_dim=name == WINDOWS, use_gpu=self.use_gpu)
+        index, report.reason = (None, "rebuild requested") if rebuild else self._usable(current, why, len(db_ids))
         if index is None:
             report.rebuilt = True
-            logger.info("building the %s index from scratch (%s)", name, report.reason)
-            todo = db_ids
+            logger.info("building the %s index anew (%s)", name, report.reason)
+            index, reused = self._reuse(name, current, ok_ids, len(db_ids))
+            report.reused = len(reused)
+            todo = np.setdiff1d(db_ids, reused)
         else:
             have = index.ids()
             report.removed = index.remove(np.setdiff1d(have, ok_ids))
@@ -207,16 +216,31 @@ class IndexManager:
         report.size, report.backend = len(index), index.backend
         return report
 
-    def _usable(self, name: str, n_rows: int) -> tuple[AnnIndex | None, str | None]:
+    def _usable(self, index: AnnIndex | None, why: str | None, n_rows: int) -> tuple[AnnIndex | None, str | None]:
         """The current index if it can be synced incrementally, else (None, why not)."""
-        index, why = current_index(self.indexes[name], self.path(name), name, self.model,
-                                   check_dim=name == WINDOWS, use_gpu=self.use_gpu)
         if index is None:
             return None, why
         wanted = choose_backend(n_rows, self.thresholds)
         if index.backend != wanted:
             return None, f"backend {index.backend!r} does not suit {n_rows} rows ({wanted!r} does)"
         return index, None
+
+    def _reuse(self, name: str, source: AnnIndex | None, ok_ids: np.ndarray,
+               n_rows: int) -> tuple[AnnIndex | None, np.ndarray]:
+        """A new index holding the vectors ``source`` (the previous index, of this kind and model) has
+        for rows the DB marks embedded by the active model; (None, no ids) when there is nothing to reuse."""
+        reused = np.zeros(0, dtype=np.int64) if source is None else np.intersect1d(source.ids(), ok_ids)
+        index: AnnIndex | None = None
+        for start in range(0, len(reused), ADD_CHUNK):
+            part = reused[start:start + ADD_CHUNK]
+            vectors = source.vectors_for(part)  # type: ignore[union-attr]
+            if index is None:
+                index = self._create(name, vectors.shape[1], n_rows)
+            index.add(vectors, part)
+        if len(reused):
+            logger.info("%s index: %d vectors reused from the previous %s index", name, len(reused),
+                        source.backend)  # type: ignore[union-attr]
+        return index, reused
 
     def _create(self, name: str, dim: int, n_rows: int) -> AnnIndex:
         backend = choose_backend(n_rows, self.thresholds)

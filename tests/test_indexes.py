@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from db import annotations as ann_db
 from db.config import LibraryLocation
@@ -173,9 +173,59 @@ def test_backend_is_chosen_by_size(location: LibraryLocation) -> None:
         assert top.labels["kind"] == "jump"
         assert engine.status()["indexes"][WINDOWS]["backend"] == "hnsw"
     model = FakeModel()
-    with _open(location, model) as engine:  # default thresholds: flat again, rebuilt
+    with _open(location, model) as engine:  # default thresholds: flat again, rebuilt from the hnsw's vectors
+        report = engine.sync()
         assert engine.indexes.index(WINDOWS).backend == "flat"
-        assert model.windows_embedded == len(_window_ids(engine.lib))
+        assert model.windows_embedded == 0 and report[WINDOWS]["embedded"] == 0
+        assert np.array_equal(_index_ids(engine, WINDOWS), _window_ids(engine.lib))
+
+
+def _spy_embedding(model: FakeModel, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records the size of every window-embedding call the index manager makes."""
+    calls: list[int] = []
+    real = model.embed_clips
+
+    def spy(clips: list[tuple[np.ndarray, list[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(sum(len(starts) for _, starts in clips))
+        return real(clips)
+
+    monkeypatch.setattr(model, "embed_clips", spy)
+    return calls
+
+
+def test_crossing_a_size_threshold_reuses_stored_vectors(location: LibraryLocation,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with _open(location) as engine:
+        ids = _window_ids(engine.lib)
+        before = engine.indexes.index(WINDOWS).vectors_for(ids)
+        top = engine.search_text("jump", k=3, generate="never").results
+    model = FakeModel()
+    calls = _spy_embedding(model, monkeypatch)
+    with _open(location, model, thresholds=Thresholds(flat_max=10, hnsw_max=10_000)) as engine:
+        index = engine.indexes.index(WINDOWS)
+        assert index.backend == "hnsw" and calls == []  # crossed flat -> hnsw without embedding a window
+        np.testing.assert_array_equal(index.vectors_for(ids), before)
+        assert [h.clip_id for h in engine.search_text("jump", k=3, generate="never").results] == \
+            [h.clip_id for h in top]
+        report = engine.sync()
+        assert report[WINDOWS]["rebuilt"] is False
+
+
+def test_forced_rebuild_reuses_stored_vectors_and_embeds_only_what_is_missing(
+        location: LibraryLocation, monkeypatch: pytest.MonkeyPatch) -> None:
+    _open(location).close()
+    model = FakeModel()
+    calls = _spy_embedding(model, monkeypatch)
+    with _open(location, model) as engine:
+        ids = _window_ids(engine.lib)
+        report = engine.reindex()["indexes"][WINDOWS]
+        assert report["rebuilt"] is True and report["reused"] == len(ids) and report["embedded"] == 0
+        assert calls == [] and np.array_equal(_index_ids(engine, WINDOWS), ids)
+        with engine.lib.session() as s:  # one window loses its mark: it alone is embedded again
+            s.execute(update(Window).where(Window.id == int(ids[0])).values(model_version=None))
+        report = engine.sync(rebuild=True)[WINDOWS]
+        assert report["reused"] == len(ids) - 1 and report["embedded"] == 1 and sum(calls) == 1
+        assert np.array_equal(_index_ids(engine, WINDOWS), ids)
 
 
 def test_clip_description_change_updates_rows(location: LibraryLocation) -> None:
