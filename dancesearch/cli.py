@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "dancesearch.commands.search",    # search text|clip, describe, generate, reindex
     "dancesearch.commands.demo",      # demo (sample library + shipped model + web page)
     "dancesearch.commands.bench",     # bench (ingest, latency, load, scale, quality, peers)
+    "dancesearch.commands.capabilities",  # classify, interpolate, stylize, concept, eval-capabilities
 )
 
 app = typer.Typer(

@@ -78,8 +78,12 @@ def torch_threads() -> int:
         return default
 
 
-def load_model(model: str | os.PathLike[str] | None = None) -> DanceSearchModel:
-    """Resolve and load the model directory (setting torch's thread count first); ModelMissing if unusable."""
+def load_model(model: str | os.PathLike[str] | None = None,
+               data_dir: str | os.PathLike[str] | None = None) -> DanceSearchModel:
+    """Resolve and load the model directory (setting torch's thread count first); ModelMissing if unusable.
+
+    The model is served through :func:`explore.model.serving_model`: ``<NAME>`` concepts of the library
+    (``DATA_DIR/concepts``) work in every text, and generation respects the body (bone lengths, feet)."""
     directory = resolve_model_dir(model)
     import torch
 
@@ -88,11 +92,13 @@ def load_model(model: str | os.PathLike[str] | None = None) -> DanceSearchModel:
 
     # One FAISS thread per query: single searches are faster on one thread (see the benchmark).
     faiss.omp_set_num_threads(1)
+    from db.config import resolve_data_dir
     from embedders.base import ModelLoadError
     from embedders.runtime import DanceSearchModel
+    from explore.model import serving_model
 
     try:
-        return DanceSearchModel(directory)
+        return serving_model(DanceSearchModel(directory), resolve_data_dir(data_dir) / "concepts")
     except (ModelLoadError, OSError, KeyError, ValueError) as exc:
         raise ModelMissing(f"cannot load the model {directory}: {exc}") from None
 
@@ -108,5 +114,5 @@ def open_engine(model: str | os.PathLike[str] | None = None, data_dir: str | os.
     from db.config import LibraryLocation
     from search.engine import Engine
 
-    loaded = load_model(model)
+    loaded = load_model(model, data_dir)
     return Engine.open(LibraryLocation.resolve(data_dir, db), loaded, sync=sync, progress=progress, limits=limits)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dancesearch.service.errors import install_exception_handlers
 from dancesearch.service.public import Redactor
-from dancesearch.service.routers import admin, clips, describe, generate, search
+from dancesearch.service.routers import admin, capabilities, clips, describe, generate, search
 from dancesearch.service.settings import ServiceSettings
 from db.config import resolve_data_dir
 from search.protocol import SearchEngine
@@ -140,7 +140,7 @@ def create_app(settings: ServiceSettings | None = None, engine_factory: EngineFa
     install_exception_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
-    for module in (search, describe, generate, clips, admin):
+    for module in (search, describe, generate, clips, admin, capabilities):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -1,0 +1,54 @@
+"""Text-to-dance generation that respects the body, at inference time on the shipped generator.
+
+The generator decodes one 2 s window from a MiniLM embedding and its stage-3 latent; longer motions
+chain windows (as :meth:`embedders.runtime.DanceSearchModel.generate` does). Added here:
+
+* samples differ: each window's latent is the text's latent plus ``noise`` times a seeded Gaussian
+  (``generation_noise``, chosen on ``val`` so that retrieval of the text does not suffer), so two seeds
+  give two motions (diversity is measured, not assumed);
+* bones keep one length by construction: positions are projected onto a reference skeleton (the median
+  train skeleton in ``capabilities.json``, a user rig's lengths, or the motion's own median), so drift
+  is zero up to float precision;
+* feet stand still while in contact (:func:`explore.body.plant_feet`), and the motion stands on y = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from embedders.chain import BLEND_FRAMES
+from embedders.runtime import DanceSearchModel
+from explore.latent import assemble, encode_texts, generate_windows
+from explore.settings import CapabilitySettings
+from motion.skeleton import CANONICAL_FPS
+
+TEXT_NOISE = 0.05
+"""Noise on the text embedding of every window after the first, as the runtime generator chains."""
+
+
+@torch.no_grad()
+def sample_windows(model: DanceSearchModel, text: str, n_windows: int, seed: int = 0,
+                   noise: float = 0.0) -> np.ndarray:
+    """``n_windows`` generated windows (N, S, J, 3) for one text, seeded."""
+    gen = torch.Generator().manual_seed(seed)
+    e = model.minilm([text]).expand(n_windows, -1).clone()
+    if n_windows > 1:
+        e[1:] += TEXT_NOISE * torch.randn(e[1:].shape, generator=gen)
+    z = encode_texts(model, e)
+    if noise > 0:
+        z = z + noise * torch.randn(z.shape, generator=gen)
+    return generate_windows(model, e, z)
+
+
+def generate(model: DanceSearchModel, text: str, seconds: float = 4.0, seed: int = 0,
+             settings: CapabilitySettings | None = None, lengths: np.ndarray | None = None,
+             clean: bool = True, noise: float | None = None) -> np.ndarray:
+    """A canonical motion (T, J, 3) for ``text``: fixed bone lengths, planted feet (``clean``)."""
+    s = settings or CapabilitySettings()
+    n_frames = max(model.window_size, int(round(seconds * CANONICAL_FPS)))
+    step = model.window_size - BLEND_FRAMES
+    n_windows = 1 + int(np.ceil(max(0, n_frames - model.window_size) / step))
+    windows = sample_windows(model, text, n_windows, seed, s.generation_noise if noise is None else noise)
+    ref = lengths if lengths is not None else (np.asarray(s.bone_lengths) if s.bone_lengths else None)
+    return assemble(windows, ref, n_frames, clean=clean)
