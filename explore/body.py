@@ -21,6 +21,7 @@ import numpy as np
 from motion.skeleton import BONES, JOINT_INDEX, PARENTS
 
 FPS = 25.0
+SKATE_HEIGHT = 0.025
 _LEGS = (("l_hip", "l_knee", "l_ankle", "l_toe"), ("r_hip", "r_knee", "r_ankle", "r_toe"))
 _FEET = [JOINT_INDEX[j] for j in ("l_ankle", "r_ankle", "l_toe", "r_toe")]
 
@@ -68,7 +69,7 @@ class ContactSettings:
 
     height: float = 0.12
     speed: float = 0.6
-    blend: int = 3
+    blend: int = 5
     min_frames: int = 3
 
 
@@ -105,6 +106,11 @@ def two_bone_ik(hip: np.ndarray, target: np.ndarray, pole: np.ndarray, upper: fl
     return knee, ankle
 
 
+def _ease(x: np.ndarray) -> np.ndarray:
+    """Smoothstep: eases in and out, so pinning a foot adds no kink (jerk) at the contact's ends."""
+    return x * x * (3.0 - 2.0 * x)
+
+
 def plant_feet(positions: np.ndarray, lengths: np.ndarray,
                settings: ContactSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Positions (T, J, 3) on the floor with planted feet, and the contact mask (T, 2) (left, right).
@@ -127,9 +133,9 @@ def plant_feet(positions: np.ndarray, lengths: np.ndarray,
             lo, hi = max(0, start - s.blend), min(len(pos), end + s.blend)
             target[lo:hi, [0, 2]] = anchor[[0, 2]]
             ramp = np.ones(hi - lo)
-            ramp[: start - lo] = np.linspace(0.0, 1.0, start - lo + 2)[1:-1]
+            ramp[: start - lo] = _ease(np.linspace(0.0, 1.0, start - lo + 2)[1:-1])
             if hi - end:
-                ramp[-(hi - end):] = np.linspace(1.0, 0.0, hi - end + 2)[1:-1]
+                ramp[-(hi - end):] = _ease(np.linspace(1.0, 0.0, hi - end + 2)[1:-1])
             weight[lo:hi] = np.maximum(weight[lo:hi], ramp)
         if not weight.any():
             continue
@@ -144,8 +150,9 @@ def plant_feet(positions: np.ndarray, lengths: np.ndarray,
 
 
 def physical_stats(positions: np.ndarray) -> dict[str, float]:
-    """Bone-length drift (mean over bones of std/mean length), foot skating (mean horizontal speed of
-    ankles in m/s over frames where the ankle is within 5 cm of the floor), floor penetration (fraction of
+    """Bone-length drift (mean over bones of std/mean length), foot skating (horizontal ankle speed in
+    m/s over frames where the ankle is less than ``SKATE_HEIGHT`` above its flat-foot height, weighted by
+    2 - 2^(h / SKATE_HEIGHT) as in text-to-motion work, so a foot just lifting counts little), floor penetration (fraction of
     frames with the lowest foot more than 5 cm below the clip's own floor, :func:`floor_height`), and jerk (mean |d^3 x / dt^3|, m/s^3)."""
     pos = np.asarray(positions, dtype=np.float64)
     child = np.array([c for c, _ in BONES])
@@ -157,8 +164,9 @@ def physical_stats(positions: np.ndarray) -> dict[str, float]:
     for ankle in (JOINT_INDEX["l_ankle"], JOINT_INDEX["r_ankle"]):
         a = pos[:, ankle]
         speed = np.linalg.norm(np.diff(a[:, [0, 2]], axis=0), axis=-1) * FPS
-        low = (a[1:, 1] - floor) < 0.05 + _ankle_rest(pos, ankle, floor)
-        skating.extend(speed[low].tolist())
+        h = a[1:, 1] - floor - _ankle_rest(pos, ankle, floor)
+        low = h < SKATE_HEIGHT
+        skating.extend((speed[low] * np.clip(2.0 - 2.0 ** (h[low] / SKATE_HEIGHT), 0.0, 1.0)).tolist())
     lowest = pos[:, _FEET, 1].min(-1) - floor
     jerk = float(np.linalg.norm(np.diff(pos, n=3, axis=0), axis=-1).mean() * FPS ** 3) if len(pos) > 3 else 0.0
     return {"bone_drift": drift, "foot_skate": float(np.mean(skating)) if skating else 0.0,

@@ -35,11 +35,11 @@ class CapabilityModel(DanceSearchModel):
     capabilities: CapabilitySettings
 
     def minilm(self, texts: Sequence[str]) -> torch.Tensor:
+        plain = super().minilm  # bound here: zero-argument super() does not work inside a comprehension
         if not any(PLACEHOLDER.search(t) for t in texts):
-            return super().minilm(texts)
+            return plain(texts)
         weight = self.capabilities.concept_text_weight
-        rows = [compose(self, t, self.concepts, weight) if PLACEHOLDER.search(t) else super().minilm([t])[0]
-                for t in texts]
+        rows = [compose(self, t, self.concepts, weight) if PLACEHOLDER.search(t) else plain([t])[0] for t in texts]
         return torch.stack(rows)
 
     def generate(self, text: str, seconds: float = 4.0, seed: int = 0) -> np.ndarray:

@@ -37,6 +37,9 @@ def _stylize(r: dict[str, Any]) -> list[str]:
     out = ["## Style transfer", "", "| clips | result | style recognised | content recognised | both | jobs |",
            "|---|---|---:|---:|---:|---:|"]
     for name, row in r.items():
+        if not row["moved"]["jobs"]:
+            out.append(f"| {name} | none on this split | - | - | - | 0 |")
+            continue
         for which in ("unmoved", "moved"):
             x = row[which]
             out.append(f"| {name} | {which} | {_f(x['style'])} | {_f(x['content'])} | {_f(x['both'])} | {x['jobs']} |")

@@ -1,0 +1,215 @@
+"""The capabilities of issue 13 (explore/) on the shipped model: each test checks behaviour, not just
+that something runs (bone lengths exact, feet planted, the right label wins, the path moves from A to B,
+a learned concept finds its examples, exports read back on the rig they were written for)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from explore.body import bone_lengths, physical_stats, plant_feet, project_bones, two_bone_ik
+from motion.skeleton import BONES, JOINT_INDEX
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "default"
+BANDAI2 = "bandai/dataset-2/dataset-2_{}.bvh.gz"
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    import torch
+
+    from embedders.runtime import DanceSearchModel
+    from explore.model import capability_model
+
+    torch.set_num_threads(1)
+    return capability_model(DanceSearchModel(MODEL))
+
+
+def clip(corpus: Path, name: str) -> np.ndarray:
+    from explore.inputs import Source, read_source
+
+    return read_source(Source("file", str(corpus / BANDAI2.format(name))))
+
+
+def drift(positions: np.ndarray) -> float:
+    child, parent = np.array([c for c, _ in BONES]), np.array([p for _, p in BONES])
+    lengths = np.linalg.norm(positions[:, child] - positions[:, parent], axis=-1)
+    return float((lengths.std(0) / lengths.mean(0)).max())
+
+
+# ---- body ---------------------------------------------------------------------------------------
+
+def test_project_bones_sets_every_bone_to_the_reference_length() -> None:
+    rng = np.random.default_rng(0)
+    pos = rng.normal(size=(30, 19, 3)).astype(np.float32)
+    lengths = np.linspace(0.1, 0.5, 19)
+    out = project_bones(pos, lengths)
+    for child, parent in BONES:
+        np.testing.assert_allclose(np.linalg.norm(out[:, child] - out[:, parent], axis=-1), lengths[child], rtol=1e-5)
+    np.testing.assert_allclose(out[:, 0], pos[:, 0])
+
+
+def test_two_bone_ik_reaches_the_target_with_fixed_lengths() -> None:
+    hip = np.zeros((5, 3))
+    target = np.array([[0.1, -0.7, 0.1 * i] for i in range(5)])
+    pole = np.array([[0.0, -0.4, 0.3]] * 5)
+    knee, ankle = two_bone_ik(hip, target, pole, 0.42, 0.40)
+    np.testing.assert_allclose(ankle, target, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(knee - hip, axis=-1), 0.42, rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(ankle - knee, axis=-1), 0.40, rtol=1e-6)
+    assert (knee[:, 2] > 0).all()  # bends towards the pole
+
+
+def test_plant_feet_stops_a_sliding_foot(corpus: Path) -> None:
+    walk = clip(corpus, "walk_normal_004")
+    sliding = walk.copy()
+    ankle = JOINT_INDEX["l_ankle"]
+    sliding[:, [ankle, JOINT_INDEX["l_toe"]], 0] += np.linspace(0, 0.5, len(walk))[:, None]  # 0.5 m of skate
+    before = physical_stats(sliding)["foot_skate"]
+    cleaned, contacts = plant_feet(sliding, bone_lengths(walk))
+    assert contacts[:, 0].mean() > 0.2
+    assert physical_stats(cleaned)["foot_skate"] < 0.7 * before
+    assert drift(cleaned) < 1e-4
+
+
+# ---- classification -----------------------------------------------------------------------------
+
+def test_classify_names_the_right_content_with_calibrated_probabilities(model: Any, corpus: Path) -> None:
+    from explore.classify import classify
+
+    result = classify(model, clip(corpus, "run_feminine_020"), "walk, run, wave both hands, raise up both hands",
+                      model.capabilities)
+    assert result.best == "run"
+    assert abs(sum(result.probabilities.values()) - 1.0) < 1e-3
+    assert result.spans and result.spans[0].start == 0.0 and all(s.end > s.start for s in result.spans)
+
+
+def test_classify_refuses_bad_labels(model: Any) -> None:
+    from explore.classify import LabelError, classify
+
+    with pytest.raises(LabelError, match="at least two"):
+        classify(model, np.zeros((60, 19, 3), np.float32), "waltz")
+    with pytest.raises(LabelError, match="repeat"):
+        classify(model, np.zeros((60, 19, 3), np.float32), "waltz, waltz")
+
+
+# ---- interpolation ------------------------------------------------------------------------------
+
+def test_interpolation_moves_from_a_to_b_and_keeps_bones(model: Any, corpus: Path) -> None:
+    from explore.interpolate import Endpoint, interpolate
+    from explore.latent import mean_vector, motion_vectors
+
+    a = Endpoint("walk", positions=clip(corpus, "walk_normal_004")[:100])
+    b = Endpoint("wave", positions=clip(corpus, "wave-both-hands_normal_002")[:100])
+    path = interpolate(model, a, b, 5, model.capabilities)
+    assert path.ts == [0.0, 0.25, 0.5, 0.75, 1.0] and path.decoder == "vae"
+    va, vb = mean_vector(motion_vectors(model, a.positions)), mean_vector(motion_vectors(model, b.positions))
+    progress = [float(mean_vector(motion_vectors(model, m)) @ (vb - va)) for m in path.motions]
+    assert progress[0] < progress[2] < progress[-1]
+    assert max(drift(m) for m in path.motions) < 1e-4
+    with pytest.raises(ValueError, match="steps"):
+        interpolate(model, a, b, 1)
+
+
+def test_text_to_text_interpolation_uses_the_generator(model: Any) -> None:
+    from explore.interpolate import Endpoint, interpolate
+
+    path = interpolate(model, Endpoint("w", text="a person walks"), Endpoint("j", text="a person jumps"), 3)
+    assert path.decoder == "generator" and len(path.motions) == 3
+    assert not np.allclose(path.motions[0], path.motions[-1])
+
+
+# ---- style transfer -----------------------------------------------------------------------------
+
+def test_stylize_changes_the_motion_and_keeps_the_body(model: Any, corpus: Path) -> None:
+    from explore.stylize import StyleError, stylize
+
+    walk = clip(corpus, "walk_normal_004")
+    out, info = stylize(model, walk, "elderly", 2.0, model.capabilities, method="data")
+    assert info["method"] == "data" and len(out) == len(walk)
+    np.testing.assert_allclose(bone_lengths(out), bone_lengths(walk), rtol=1e-4, atol=1e-5)
+    same, _ = stylize(model, walk, "elderly", 0.0, model.capabilities, method="data")
+    assert np.abs(out - same).mean() > 0.005
+    with pytest.raises(StyleError, match="method"):
+        stylize(model, walk, "sad", 1.0, model.capabilities, method="magic")
+
+
+# ---- concepts -----------------------------------------------------------------------------------
+
+def test_a_learned_concept_ranks_its_examples_and_composes_in_text(model: Any, corpus: Path) -> None:
+    from explore.concepts import ConceptError, learn
+    from explore.latent import motion_vectors
+    from explore.model import capability_model
+    from explore.settings import load_negatives
+
+    examples = [motion_vectors(model, clip(corpus, f"wave-left-hand_{s}")) for s in
+                ("active_001", "active_002", "active_003")]
+    negatives = load_negatives(MODEL)
+    assert negatives is not None
+    concept = learn(model, "lefty", examples, negatives, ["a", "b", "c"], model.capabilities)
+    view = capability_model(model, {"lefty": concept})
+    q = view.embed_texts(["<lefty>"])[0]
+    pos = np.concatenate(examples) @ q
+    assert np.median(pos) > np.quantile(negatives @ q, 0.95)
+    mixed = view.minilm(["a <lefty> person", "plain text"])
+    assert mixed.shape == (2, 384) and np.allclose(mixed[1].numpy(), model.minilm(["plain text"])[0].numpy())
+    with pytest.raises(ConceptError, match="unknown concept"):
+        view.minilm(["<nobody>"])
+    with pytest.raises(ConceptError, match="name"):
+        learn(model, "1bad", examples, negatives, ["a"], model.capabilities)
+    concept.model_version = "another"
+    with pytest.raises(ConceptError, match="another model"):
+        capability_model(model, {"lefty": concept})
+
+
+# ---- generation ---------------------------------------------------------------------------------
+
+def test_generation_keeps_bone_lengths_and_plants_feet(model: Any) -> None:
+    from embedders.runtime import DanceSearchModel
+    from explore.generation import generate
+
+    ours = generate(model, "a person walks forward", 4.0, 0, model.capabilities)
+    raw = DanceSearchModel.generate(model, "a person walks forward", 4.0)
+    assert len(ours) == len(raw) == 100
+    assert drift(ours) < 0.01 <= drift(raw) + 0.01
+    assert physical_stats(ours)["foot_skate"] <= physical_stats(raw)["foot_skate"]
+    other = generate(model, "a person walks forward", 4.0, 1, model.capabilities, noise=0.5)
+    assert not np.allclose(ours, other)
+
+
+# ---- export -------------------------------------------------------------------------------------
+
+def test_export_on_a_users_rig_reads_back_with_the_rigs_bone_lengths(model: Any, corpus: Path,
+                                                                      tmp_path: Path) -> None:
+    from explore.export import write_motion
+    from explore.generation import generate
+    from motion.canonical import to_canonical
+    from motion.formats import load_motion
+
+    reference = corpus / BANDAI2.format("run_feminine_020")
+    motion = generate(model, "a person runs", 2.0, 0, model.capabilities)
+    out = write_motion(tmp_path / "run.bvh", motion, str(reference))
+    back = load_motion(out)
+    assert "Hips" in back.joint_names or "joint_Root" in back.joint_names
+    canon = to_canonical(back, check=False).positions
+    ref = to_canonical(load_motion(reference), check=False).positions
+    np.testing.assert_allclose(bone_lengths(canon)[1:], bone_lengths(ref)[1:], rtol=0.03, atol=0.005)
+    write_motion(tmp_path / "m.bvh", motion, "mixamo")
+    assert "mixamorig:Hips" in (tmp_path / "m.bvh").read_text()
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+
+def test_cli_classify_and_errors(cli: Any, corpus: Path) -> None:
+    import json
+
+    result = cli("classify", corpus / BANDAI2.format("run_feminine_020"), "--labels", "walk, run", "--json",
+                 "--model", MODEL)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[-1])["best"] == "run"
+    missing = cli("classify", "nowhere/take.bvh", "--labels", "walk, run", "--model", MODEL)
+    assert missing.exit_code == 2 and "nowhere/take.bvh: no such motion file" in missing.output
