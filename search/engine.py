@@ -443,7 +443,7 @@ class Engine:
     # ---- library ------------------------------------------------------------------------------
 
     def _clip(self, clip_id: int) -> ClipInfo:
-        if isinstance(clip_id, bool) or not isinstance(clip_id, int | np.integer):
+        if isinstance(clip_id, bool) or not isinstance(clip_id, int | np.integer) or not 0 < clip_id < 2**63:
             raise NotFound(f"no clip with id {clip_id!r}")
         info = self._clips.get(int(clip_id))
         if info is None:

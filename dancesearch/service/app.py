@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dancesearch.service.errors import install_exception_handlers
 from dancesearch.service.public import Redactor
 from dancesearch.service.routers import admin, capabilities, clips, describe, generate, search
+from dancesearch.service.schemas import ERROR_RESPONSES
 from dancesearch.service.settings import ServiceSettings
 from db.config import resolve_data_dir
 from search.protocol import SearchEngine
@@ -133,7 +134,8 @@ def create_app(settings: ServiceSettings | None = None, engine_factory: EngineFa
     settings = settings or ServiceSettings()
     app = FastAPI(title="dancesearch", version="0.1.0",
                   summary="Search dance and motion-capture libraries by text, by example clip, and generate "
-                          "motion.", lifespan=_lifespan(engine_factory or default_engine_factory))
+                          "motion.", lifespan=_lifespan(engine_factory or default_engine_factory),
+                  responses=ERROR_RESPONSES)
     app.state.settings = settings
     app.state.engine = None
     app.state.redactor = Redactor([resolve_data_dir(settings.data_dir), settings.model])

@@ -189,6 +189,24 @@ def motion_payload(motion: Motion, start: float | None) -> dict[str, Any]:
             "positions": np.round(motion.positions.astype(np.float64), 4).tolist()}
 
 
+# --- errors ---------------------------------------------------------------------------------------
+class ErrorModel(BaseModel):
+    """Every error response: a one-line message for the user (no stack trace, no server path)."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(None, description="Request validation only: each problem "
+                                                                  "found, with where it is.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorModel, "description": text} for code, text in (
+        (400, "Unreadable input (the message names the file)"), (401, "Missing or wrong X-API-Key"),
+        (403, "Write endpoints are disabled (no DANCESEARCH_API_KEY)"), (404, "No such clip or motion"),
+        (413, "Upload larger than the limit"), (422, "Invalid request"), (500, "Internal error"),
+        (503, "Search engine or model not available"))}
+"""The error responses every router documents (FastAPI's default 422 schema is not what the service sends)."""
+
+
 # --- admin ----------------------------------------------------------------------------------------
 class HealthModel(BaseModel):
     status: Literal["ok"] = "ok"
