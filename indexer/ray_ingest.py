@@ -107,8 +107,13 @@ class RayRuntime:
             else:
                 ray.init(address=address, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = "a local Ray runtime" if address == "local" else f"the Ray cluster at {address}"
-            raise RayIngestError(f"cannot start or join {where}: {str(exc).strip().splitlines()[0]}") from None
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if address == "local":
+                raise RayIngestError(f"cannot start a local Ray runtime: {msg}") from None
+            raise RayIngestError(
+                f"cannot join the Ray cluster at {address}: {msg} (is it running? A cluster started with "
+                "token authentication, Ray's default, also needs RAY_AUTH_MODE=token and its token in "
+                "~/.ray/auth_token or RAY_AUTH_TOKEN here)") from None
         self._owned = True
         return self
 
