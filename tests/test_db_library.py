@@ -1,8 +1,11 @@
-"""The library API on SQLite: migrations vs models, atomic clips with windows, splits, queries,
-errors and statistics."""
+"""The library contract, one battery run against SQLite and PostgreSQL alike (issue 11): migrations vs
+models, atomic clips with windows, splits, queries, errors, statistics, relocation and deletion. Tests of
+SQLite specifics (pragmas, the file in the data directory) run on SQLite only. The PostgreSQL runs use a
+fresh database each (``postgres_url``) and are marked ``postgres``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,21 @@ def _clip(lib: Library, n: int = 120, h: str = "a", **kw: object) -> NewClip:
 WINDOWS = [(0, 50), (20, 70), (40, 90), (70, 120)]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def library(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Library]:
+    """An open, empty library on each backend (overrides the SQLite-only fixture of conftest)."""
+    db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    with Library.open(LibraryLocation.resolve(data_dir, db_url)) as lib:
+        assert lib.engine.dialect.name == request.param
+        yield lib
+
+
+@pytest.fixture
+def sqlite_library(data_dir: Path) -> Iterator[Library]:
+    with Library.open(LibraryLocation.resolve(data_dir)) as lib:
+        yield lib
+
+
 def test_migrations_match_models(library: Library) -> None:
     with library.engine.connect() as conn:
         assert current_revision(conn) == head_revision() is not None
@@ -42,15 +60,15 @@ def test_downgrade_and_upgrade_again(library: Library) -> None:
     with library.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")
-    with library.engine.connect() as conn:
-        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
-    assert tables == {"alembic_version"}
+    from sqlalchemy import inspect
+
+    assert set(inspect(library.engine).get_table_names()) == {"alembic_version"}
     with Library.open(library.location) as again:
         assert again.stats().clips == 0
 
 
-def test_sqlite_pragmas(library: Library) -> None:
-    with library.engine.connect() as conn:
+def test_sqlite_pragmas(sqlite_library: Library) -> None:
+    with sqlite_library.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
@@ -63,6 +81,7 @@ def test_add_clip_with_windows_and_read_back(library: Library) -> None:
     info = library.get_clip(clip_id)
     assert (info.source, info.frames, info.duration, info.labels, info.description, info.split) == \
         ("src", 120, 4.8, {"genre": "waltz"}, "a waltz", "train")
+    assert info.created_at.tzinfo is not None
     assert library.find_clip_by_hash("a" * 64) == info
     assert library.find_clip_by_hash("b" * 64) is None
     wins = list(library.iter_windows())
@@ -175,3 +194,52 @@ def test_open_creates_data_dir_and_reopens(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b" / "library.sqlite").is_file()
     with Library.open(loc) as lib:
         assert lib.stats().clips == 1
+
+
+def test_json_values_and_source_root_round_trip(library: Library) -> None:
+    labels = {"genre": "tango", "dance": True, "take": 2, "tags": ["slow", "close"], "tempo": {"bpm": 120.5}}
+    split = {"train": [0, 60], "test": [60, 120]}
+    clip_id, _ = library.add_clip(_clip(library, labels=labels, split=split, source_root="/data"), WINDOWS)
+    got = library.get_clip(clip_id)
+    assert (got.labels, got.split, got.source_root) == (labels, split, "/data")
+    assert [c.id for c in library.list_clips(split="test", labels={"dance": True})] == [clip_id]
+    assert library.list_clips()[0].source_root == "/data"
+
+
+def test_delete_clip_removes_its_rows_only(library: Library) -> None:
+    from db import annotations as ann_db
+
+    keep, _ = library.add_clip(_clip(library, h="a", description="kept"), WINDOWS)
+    gone, _ = library.add_clip(_clip(library, h="b", description="going"), WINDOWS)
+    ann_db.add_descriptions(library, [ann_db.NewDescription("going", "clip", clip_id=gone)])
+    windows, descriptions = ann_db.delete_clip(library, gone)
+    assert len(windows) == len(WINDOWS) and len(descriptions) == 1
+    assert [c.id for c in library.list_clips()] == [keep]
+    assert {w.clip_id for w in library.iter_windows()} == {keep}
+    assert not [d for d in ann_db.list_descriptions(library) if d.clip_id == gone]
+    with pytest.raises(LibraryError):
+        ann_db.delete_clip(library, gone)
+    assert (library.stats().clips, library.stats().windows) == (1, len(WINDOWS))
+
+
+def test_startup_check_repairs_store_and_rows(library: Library) -> None:
+    """search.recovery on each backend: orphan motions and temp files go, a clip whose motion was lost is
+    removed with a recorded error, and nothing is removed while a writer holds the lock."""
+    from db.locks import WritersLock
+    from search.recovery import recover
+
+    kept, _ = library.add_clip(_clip(library, h="a"), WINDOWS)
+    lost, _ = library.add_clip(_clip(library, h="b", path="/data/lost.bvh"), WINDOWS)
+    orphan = library.store.put(np.full((10, 19, 3), 9, np.float32))
+    (library.store.path_for(orphan).parent / ".deadbeef-x.tmp").write_bytes(b"half")
+    library.store.delete(library.get_clip(lost).motion_key)
+    with WritersLock(library.location.data_dir).shared():
+        busy = recover(library)
+    # Rows are repaired under a live writer too (a committed clip always has its motion); files are not.
+    assert busy.files_locked and busy.clips_missing_motion == 1 and library.store.has(orphan)
+    report = recover(library)
+    assert (report.orphan_motions, report.clips_missing_motion, report.temp_files) == (1, 0, 1)
+    assert not report.files_locked and [c.id for c in library.list_clips()] == [kept]
+    assert set(library.store.keys()) == {library.get_clip(kept).motion_key}
+    assert [e.path for e in library.list_errors()] == ["/data/lost.bvh"]
+    assert not recover(library).repaired()

@@ -1,4 +1,6 @@
-"""The library and ingest on PostgreSQL (each test in its own, uniquely named database)."""
+"""Ingest through the CLI on PostgreSQL (each test in its own, uniquely named database). The library
+contract itself (migrations, clips, windows, splits, errors, deletion) runs on SQLite and PostgreSQL alike
+in tests/test_db_library.py."""
 
 from __future__ import annotations
 
@@ -6,48 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
-from db.config import LibraryLocation
-from db.library import Library
-from db.migrate import current_revision, head_revision
-from db.models import Base
-from db.records import NewClip
 from tests.fixtures import write_broken, write_valid
 
 pytestmark = pytest.mark.postgres
-
-
-def test_migrations_match_models_on_postgres(postgres_url: str, data_dir: Path) -> None:
-    with Library.open(LibraryLocation.resolve(data_dir, postgres_url)) as lib:
-        assert lib.engine.dialect.name == "postgresql"
-        with lib.engine.connect() as conn:
-            assert current_revision(conn) == head_revision()
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-
-
-def test_library_api_on_postgres(postgres_url: str, data_dir: Path) -> None:
-    with Library.open(LibraryLocation.resolve(data_dir, postgres_url)) as lib:
-        key = lib.store.put(np.ones((120, 19, 3), np.float32))
-        clip = NewClip("ballroom", "/d/t.json", "c" * 64, "ballroom-json", 25.0, 120, 120, key,
-                       labels={"genre": "tango", "dance": True},
-                       split={"train": [0, 60], "test": [60, 120]})
-        windows = [(0, 50), (20, 70), (70, 120)]
-        clip_id, added = lib.add_clip(clip, windows)
-        assert added and lib.add_clip(clip, windows) == (clip_id, False)
-        got = lib.get_clip(clip_id)
-        assert (got.labels, got.split, got.created_at.tzinfo is not None) == \
-            ({"genre": "tango", "dance": True}, {"train": [0, 60], "test": [60, 120]}, True)
-        assert [w.split for w in lib.iter_windows()] == ["train", "none", "test"]
-        assert [c.id for c in lib.list_clips(split="test", labels={"dance": True})] == [clip_id]
-        lib.record_error("/d/bad.bvh", "truncated")
-        assert [e.reason for e in lib.list_errors()] == ["truncated"]
-        stats = lib.stats()
-        assert (stats.clips, stats.windows, stats.errors, stats.sources) == (1, 3, 1, {"ballroom": 1})
-        assert lib.load_motion(clip_id).positions.shape == (120, 19, 3)
 
 
 def test_cli_ingest_on_postgres(postgres_url: str, tmp_path: Path, data_dir: Path, cli: Any,
