@@ -6,9 +6,10 @@ chain windows (as :meth:`embedders.runtime.DanceSearchModel.generate` does). Add
 * samples differ: each window's latent is the text's latent plus ``noise`` times a seeded Gaussian
   (``generation_noise``, chosen on ``val`` so that retrieval of the text does not suffer), so two seeds
   give two motions (diversity is measured, not assumed);
-* bones keep one length by construction: positions are projected onto a reference skeleton (the median
-  train skeleton in ``capabilities.json``, a user rig's lengths, or the motion's own median), so drift
-  is zero up to float precision;
+* bones keep one length by construction: positions are projected onto one skeleton (the motion's own
+  median bone lengths, or the median train skeleton in ``capabilities.json``, whichever retrieved its text
+  better on ``val``; a user rig's lengths when exporting on that rig), so drift is zero up to float
+  precision;
 * feet stand still while in contact (:func:`explore.body.plant_feet`), and the motion stands on y = 0.
 """
 
@@ -50,5 +51,6 @@ def generate(model: DanceSearchModel, text: str, seconds: float = 4.0, seed: int
     step = model.window_size - BLEND_FRAMES
     n_windows = 1 + int(np.ceil(max(0, n_frames - model.window_size) / step))
     windows = sample_windows(model, text, n_windows, seed, s.generation_noise if noise is None else noise)
-    ref = lengths if lengths is not None else (np.asarray(s.bone_lengths) if s.bone_lengths else None)
+    use_reference = s.generation_bones == "reference" and s.bone_lengths
+    ref = lengths if lengths is not None else (np.asarray(s.bone_lengths) if use_reference else None)
     return assemble(windows, ref, n_frames, clean=clean)

@@ -34,7 +34,7 @@ class CapabilitySettings:
     temperature: float = 0.05
     prompt: str = "{}"
     span_seconds: float = 2.0
-    style_method: str = "data"          # "data" (train-split style means) or "text" (projector of words)
+    style_method: str = "data"          # "data" (style means), "adain" (means + spreads) or "text" (words)
     style_strength: float = 1.0
     style_residual: bool = False
     concept_steps: int = 150
@@ -45,6 +45,9 @@ class CapabilitySettings:
     bone_lengths: list[float] = field(default_factory=list)  # reference skeleton (J,), metres; [] = per clip
     style_means: dict[str, list[float]] = field(default_factory=dict)  # style -> mean VAE mu (train)
     style_global: list[float] = field(default_factory=list)             # mean VAE mu of the styled clips
+    style_stds: dict[str, list[float]] = field(default_factory=dict)   # style -> std of VAE mu (train)
+    style_classifier: dict[str, Any] = field(default_factory=dict)     # classes, coef, intercept on mu
+    generation_bones: str = "own"       # "own" (the motion's median lengths) or "reference" (bone_lengths)
     chosen_on: str = "default"
     notes: dict[str, Any] = field(default_factory=dict)
 

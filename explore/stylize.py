@@ -1,11 +1,13 @@
 """Style transfer by latent arithmetic: keep what a motion does, change how (Lang2Motion).
 
-A motion's windows are encoded to VAE latents, moved by ``strength`` times a style direction and
-decoded. The direction comes from data when the style is one the corpus labels (the mean latent of the
-style's ``train`` windows minus the mean over all styled ``train`` windows, or minus the source style's
-mean when the caller knows it), else from words: the stage-3 projector's latent of ``"a {style}
-person"`` minus that of ``"a person"``. Which to prefer for a known style and the default strength were
-chosen on ``val`` (``capabilities.json``), as was whether to decode the moved latents outright or to add
+A motion's windows are encoded to VAE latents, moved, and decoded. Three ways to move, for a style the
+corpus labels: "data" adds ``strength`` times the mean latent of the style's ``train`` windows minus the
+mean over all styled ``train`` windows (or minus the source style's mean when the caller knows it);
+"adain" re-normalises each latent dimension from the source style's train mean and spread to the
+target's (AdaIN, the classic style-transfer move, with the source style predicted by a classifier on
+train latents when not given), ``strength`` interpolating towards that; any other style moves along
+words: the stage-3 projector's latent of ``"a {style} person"`` minus that of ``"a person"``. The method
+and the default strength were chosen on ``val`` (``capabilities.json``), as was whether to decode the moved latents outright or to add
 only the change they make to the clip's own windows (``residual``, which keeps detail the VAE loses).
 The result keeps the clip's bone lengths and plants its feet.
 """
@@ -55,30 +57,62 @@ def data_direction(style: str, settings: CapabilitySettings, source_style: str |
     return target - torch.tensor(settings.style_global)
 
 
-def style_direction(model: DanceSearchModel, style: str, settings: CapabilitySettings,
-                    method: str | None = None, source_style: str | None = None) -> tuple[torch.Tensor, str]:
-    """The direction and the method used ("data" for a known style unless ``method`` says "text")."""
-    style = style.strip()
-    if not style:
+METHODS = ("data", "adain", "text")
+
+
+def predict_style(z: torch.Tensor, settings: CapabilitySettings) -> str | None:
+    """The source style of windows' latents (N, L) by the stored train-split classifier (None if none)."""
+    c = settings.style_classifier
+    if not c:
+        return None
+    logits = z @ torch.tensor(c["coef"]).T + torch.tensor(c["intercept"])
+    return str(c["classes"][int(torch.softmax(logits, -1).mean(0).argmax())])
+
+
+def adain(z: torch.Tensor, style: str, settings: CapabilitySettings, source_style: str | None) -> torch.Tensor:
+    """Latents re-normalised from the source style's per-dimension mean and spread to the target's
+    (AdaIN in the VAE latent); the source style is predicted when not given."""
+    src = source_style or predict_style(z, settings)
+    if src is None or src not in settings.style_stds or style not in settings.style_stds:
+        raise StyleError(f"no train-split statistics for {src!r} -> {style!r}")
+    mean_s, mean_t = torch.tensor(settings.style_means[src]), torch.tensor(settings.style_means[style])
+    std_s = torch.tensor(settings.style_stds[src]).clamp(min=1e-3)
+    return (z - mean_s) / std_s * torch.tensor(settings.style_stds[style]) + mean_t
+
+
+def check_method(style: str, settings: CapabilitySettings, method: str | None) -> str:
+    """The method to use: the requested or calibrated one, "text" for a style the corpus does not label."""
+    if not style.strip():
         raise StyleError("the style is empty")
     chosen = method or settings.style_method
-    if chosen not in ("data", "text"):
-        raise StyleError(f"method must be 'data' or 'text', got {chosen!r}")
-    if chosen == "data" and style in settings.style_means:
-        return data_direction(style, settings, source_style), "data"
-    return text_direction(model, style), "text"
+    if chosen not in METHODS:
+        raise StyleError(f"method must be one of {', '.join(METHODS)}, got {chosen!r}")
+    if chosen != "text" and style.strip() not in settings.style_means:
+        return "text"
+    return chosen
 
 
 @torch.no_grad()
-def stylize_latents(model: DanceSearchModel, positions: np.ndarray, direction: torch.Tensor,
-                    strength: float, residual: bool = False) -> np.ndarray:
-    """Decoded windows (N, S, J, 3) of the clip's latents moved by ``strength`` * ``direction``.
+def moved_latents(model: DanceSearchModel, z: torch.Tensor, style: str, strength: float,
+                  settings: CapabilitySettings, method: str, source_style: str | None) -> torch.Tensor:
+    """The clip's latents (N, L) moved towards ``style`` by ``strength`` with ``method``."""
+    if method == "adain":
+        return z + strength * (adain(z, style, settings, source_style) - z)
+    direction = data_direction(style, settings, source_style) if method == "data" else text_direction(model, style)
+    return z + strength * direction
+
+
+@torch.no_grad()
+def stylize_windows(model: DanceSearchModel, positions: np.ndarray, style: str, strength: float,
+                    settings: CapabilitySettings, method: str, source_style: str | None = None,
+                    residual: bool = False) -> np.ndarray:
+    """Decoded windows (N, S, J, 3) of the clip's moved latents.
 
     ``residual``: the clip's own windows plus what the move changes in the decoder's output
-    (decode(z + s d) - decode(z)), which keeps the detail the VAE cannot reconstruct."""
+    (decode(z') - decode(z)), which keeps the detail the VAE cannot reconstruct."""
     starts = clip_starts(model, len(positions), MAX_WINDOWS)
     z = encode_clip(model, positions, starts)
-    moved = decode_windows(model, z + strength * direction)
+    moved = decode_windows(model, moved_latents(model, z, style, strength, settings, method, source_style))
     if not residual:
         return moved
     own = to_window_frame(np.stack([extract_window(positions, st, model.window_size) for st in starts]),
@@ -90,13 +124,20 @@ def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength
             settings: CapabilitySettings | None = None, method: str | None = None,
             source_style: str | None = None, residual: bool | None = None,
             clean: bool = True) -> tuple[np.ndarray, dict[str, object]]:
-    """The canonical motion (T, J, 3) restyled, and what was done (style, method, strength, residual)."""
+    """The canonical motion (T, J, 3) restyled, and what was done (style, method, strength, residual,
+    the source style given or predicted)."""
     s = settings or CapabilitySettings()
     k = s.style_strength if strength is None else float(strength)
     if not -8.0 <= k <= 8.0:
         raise StyleError(f"strength must be between -8 and 8, got {k}")
-    direction, used = style_direction(model, style, s, method, source_style)
+    style = style.strip()
+    used = check_method(style, s, method)
+    if source_style is not None and source_style not in s.style_means:
+        raise StyleError(f"unknown source style {source_style!r}; known: {', '.join(known_styles(s))}")
     res = s.style_residual if residual is None else residual
-    windows = stylize_latents(model, positions, direction, k, res)
+    windows = stylize_windows(model, positions, style, k, s, used, source_style, res)
     out = assemble(windows, bone_lengths(positions), clean=clean)[: len(positions)]
+    if used == "adain" and source_style is None:
+        z = encode_clip(model, positions, clip_starts(model, len(positions), MAX_WINDOWS))
+        source_style = predict_style(z, s)
     return out, {"style": style, "method": used, "strength": k, "source_style": source_style, "residual": res}

@@ -213,3 +213,20 @@ def test_cli_classify_and_errors(cli: Any, corpus: Path) -> None:
     assert json.loads(result.stdout.splitlines()[-1])["best"] == "run"
     missing = cli("classify", "nowhere/take.bvh", "--labels", "walk, run", "--model", MODEL)
     assert missing.exit_code == 2 and "nowhere/take.bvh: no such motion file" in missing.output
+
+
+def test_cli_concept_learn_list_and_generate_on_a_rig(cli: Any, corpus: Path, tmp_path: Path) -> None:
+    import json
+
+    files = [corpus / BANDAI2.format(f"wave-left-hand_active_00{i}") for i in (1, 2, 3)]
+    learned = cli("concept", "learn", "lefty", *files, "--json", "--model", MODEL)
+    assert learned.exit_code == 0, learned.output
+    assert json.loads(learned.stdout.splitlines()[-1])["example_windows"] > 3
+    listed = cli("concept", "list", "--json")
+    assert [c["name"] for c in json.loads(listed.stdout)["concepts"]] == ["lefty"]
+    out = tmp_path / "wave.bvh"
+    made = cli("generate", "a <lefty> wave", "--rig", "mixamo", "--out", out, "--model", MODEL)
+    assert made.exit_code == 0, made.output
+    assert "mixamorig:Hips" in out.read_text()
+    bad = cli("concept", "learn", "9bad", *files, "--model", MODEL)
+    assert bad.exit_code == 2 and "concept name '9bad'" in bad.output

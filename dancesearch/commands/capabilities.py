@@ -7,6 +7,8 @@ The logic lives in :mod:`explore`; these are thin layers that read inputs (motio
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +24,19 @@ if TYPE_CHECKING:
 RigOpt = Annotated[str | None, typer.Option(
     "--rig", help="Write BVH on this rig: a convention name (mixamo, smpl, unreal, ...) or a BVH file of the "
                   "user's rig (mapped by its rig file or recognised); default: the canonical skeleton.")]
+
+
+@contextmanager
+def explore_errors() -> Iterator[None]:
+    """Bad labels, styles and concept names become CLI input errors (``error: ...``, exit 2)."""
+    from explore.classify import LabelError
+    from explore.concepts import ConceptError
+    from explore.stylize import StyleError
+
+    try:
+        yield
+    except (LabelError, ConceptError, StyleError) as exc:
+        raise CliInputError(str(exc)) from None
 
 
 def _model(model: Path | None, data_dir: Path | None) -> CapabilityModel:
@@ -50,7 +65,7 @@ def classify(
     """Zero-shot classification: the probability of each label for the motion and for each time span."""
     from explore.classify import classify as run
 
-    with cli_errors():
+    with cli_errors(), explore_errors():
         _, positions = _motion_arg(file, model, data_dir, db)
         m = _model(model, data_dir)
         result = run(m, positions, labels, m.capabilities, span)
@@ -76,7 +91,7 @@ def interpolate(
     from explore.export import write_series
     from explore.inputs import endpoint
 
-    with cli_errors():
+    with cli_errors(), explore_errors():
         ea, eb = endpoint(a, data_dir, db), endpoint(b, data_dir, db)
         m = _model(model, data_dir)
         from explore.interpolate import interpolate as run
@@ -108,7 +123,7 @@ def stylize(
     from explore.export import write_motion
     from explore.stylize import stylize as run
 
-    with cli_errors():
+    with cli_errors(), explore_errors():
         if out.suffix.lower() not in (".bvh", ".json"):
             raise CliInputError(f"{out}: --out must end in .bvh or .json")
         name, positions = _motion_arg(file, model, data_dir, db)
@@ -135,7 +150,7 @@ def concept_learn(
     from explore.inputs import concept_store, negatives_for
     from explore.latent import motion_vectors
 
-    with cli_errors():
+    with cli_errors(), explore_errors():
         check_name(name)
         examples = [_motion_arg(f, model, data_dir, db) for f in files]
         m = _model(model, data_dir)
@@ -153,7 +168,7 @@ def concept_list(json_out: JsonOpt = False, data_dir: DataDirOpt = None) -> None
     """The learned concepts of the library."""
     from explore.inputs import concept_store
 
-    with cli_errors():
+    with cli_errors(), explore_errors():
         store = concept_store(data_dir)
         items = [{"name": c.name, "examples": c.examples, "model_version": c.model_version, "created": c.created}
                  for c in store.all().values()]
@@ -170,7 +185,7 @@ def concept_delete(name: Annotated[str, typer.Argument(help="Concept to delete."
     """Delete a learned concept."""
     from explore.inputs import concept_store
 
-    with cli_errors():
+    with cli_errors(), explore_errors():
         concept_store(data_dir).delete(name)
     typer.echo(f"deleted <{name}>")
 

@@ -306,9 +306,12 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="Where to write: FILE.bvh (canonical skeleton) or "
                                                     "FILE.json (joint positions).")],
     seconds: Annotated[float, typer.Option("--seconds", help="Length of the motion.")] = 4.0,
+    rig: Annotated[str | None, typer.Option(
+        "--rig", help="BVH on this rig: a convention (mixamo, smpl, unreal, ...) or a BVH file of your rig.")] = None,
     json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
 ) -> None:
-    """Text -> new motion: synthesize a motion for a description and save it as BVH or JSON."""
+    """Text -> new motion: synthesize a motion for a description (bone lengths fixed, feet planted; ``<NAME>``
+    concepts allowed) and save it as BVH (canonical skeleton or ``--rig``) or JSON."""
     from search.export import motion_to_bvh, motion_to_json
 
     with cli_errors():
@@ -319,7 +322,12 @@ def generate(
             raise CliInputError(f"{out}: folder {out.parent} does not exist")
         with engine_for(model, data_dir, db) as engine:
             generated_id, motion = engine.generate(query, seconds)
-        text = motion_to_bvh(motion) if suffix == ".bvh" else json.dumps(motion_to_json(motion))
+        if rig is not None and suffix == ".bvh":
+            from explore.export import bvh_text
+
+            text = bvh_text(motion.positions, rig, data_dir)
+        else:
+            text = motion_to_bvh(motion) if suffix == ".bvh" else json.dumps(motion_to_json(motion))
         out.write_text(text, encoding="utf-8")
     if json_out:
         print_json({"out": str(out), "generated_id": generated_id, "frames": motion.n_frames,

@@ -102,10 +102,15 @@ def run(model: DanceSearchModel, data: EncodedWindows, s: CapabilitySettings, n:
 
 def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySettings
               ) -> tuple[CapabilitySettings, dict[str, object]]:
+    """Bone lengths (the motion's own or the reference skeleton's) by val R@3, then the latent noise."""
+    bones = {b: float(run(model, val, replace(base, generation_bones=b), full=False)["R@3"])  # type: ignore[arg-type]
+             for b in ("own", "reference")}
+    base = replace(base, generation_bones="own" if bones["own"] >= bones["reference"] else "reference")
     table = {noise: run(model, val, replace(base, generation_noise=noise), full=False) for noise in NOISES}
     r0 = float(table[0.0]["R@3"])  # type: ignore[arg-type]
     ok = [noise for noise in NOISES if float(table[noise]["R@3"]) >= r0 - 0.03]  # type: ignore[arg-type]
-    return replace(base, generation_noise=max(ok)), {"R@3 by noise": {str(k): v["R@3"] for k, v in table.items()}}
+    return replace(base, generation_noise=max(ok)), {"R@3 by bones": bones,
+                                                     "R@3 by noise": {str(k): v["R@3"] for k, v in table.items()}}
 
 
 def reference_lengths(train: EncodedWindows, n: int = 2000, seed: int = 0) -> list[float]:

@@ -43,7 +43,7 @@ def calibrate(model: DanceSearchModel, train: EncodedWindows, val: EncodedWindow
     cls = classification.calibrate(model, val, train)
     s = replace(s, prompt=str(cls["prompt"]), temperature=round(float(cls["temperature"]), 5))  # type: ignore[arg-type]
     notes["classify"] = cls
-    s.style_means, s.style_global = stylization.style_means(train)
+    s = stylization.style_statistics(train, s)
     s.bone_lengths = generation.reference_lengths(train)
     s, notes["stylize"] = stylization.calibrate(model, val, train, s)
     negatives = concepts.negative_bank(train)

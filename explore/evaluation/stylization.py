@@ -27,16 +27,28 @@ from explore.settings import CapabilitySettings
 from explore.stylize import stylize
 
 GRID = tuple({"style_method": m, "style_residual": r, "style_strength": k}
-             for m in ("data", "text") for r in (False, True) for k in (1.0, 2.0, 3.0, 5.0))
+             for m in ("data", "text") for r in (False, True) for k in (1.0, 2.0, 3.0, 5.0)) + tuple(
+    {"style_method": "adain", "style_residual": r, "style_strength": k} for r in (False, True)
+    for k in (0.5, 1.0, 1.5, 2.0))
 VAL_CLIPS, TARGETS = 30, 2
 
 
-def style_means(train: EncodedWindows) -> tuple[dict[str, list[float]], list[float]]:
-    """Mean VAE latent of each Bandai style's train windows, and of all styled train windows."""
+def _r(values: np.ndarray) -> list[float]:
+    return [round(float(x), 5) for x in values]
+
+
+def style_statistics(train: EncodedWindows, s: CapabilitySettings) -> CapabilitySettings:
+    """Per Bandai style: mean and spread of the train windows' VAE latents; the mean over all styled
+    windows; a logistic-regression classifier of the style on the latent (AdaIN's source style)."""
     idx = train.select(("bandai-1", "bandai-2"), "style")
     styles = np.array(train.labels_of(idx, "style"))
-    means = {s: [round(float(x), 5) for x in train.mu[idx[styles == s]].mean(0)] for s in sorted(set(styles))}
-    return means, [round(float(x), 5) for x in train.mu[idx].mean(0)]
+    names = sorted(set(styles))
+    clf = LogisticRegression(max_iter=3000).fit(train.mu[idx], styles)
+    return replace(s, style_means={n: _r(train.mu[idx[styles == n]].mean(0)) for n in names},
+                   style_stds={n: _r(train.mu[idx[styles == n]].std(0)) for n in names},
+                   style_global=_r(train.mu[idx].mean(0)),
+                   style_classifier={"classes": [str(c) for c in clf.classes_],
+                                     "coef": [_r(row) for row in clf.coef_], "intercept": _r(clf.intercept_)})
 
 
 class Probes:
