@@ -460,22 +460,27 @@ class Engine:
         a, b = frame_range(positions.shape[0], start, end, f"clip {clip_id}")
         return positions[a:b]
 
+    # Clip reads take the engine lock, like searches: a delete (which holds it from the DB delete to the
+    # removal of the stored motion) is then seen wholly or not at all, never half done.
     def clip_info(self, clip_id: int) -> dict[str, Any]:
-        info = self._clip(clip_id)
+        with self._lock:
+            info = self._clip(clip_id)
         return {"id": info.id, "source": info.source, "source_path": info.path, "format": info.format,
                 "rig": info.rig, "fps": info.orig_fps, "duration": info.duration, "labels": dict(info.labels),
                 "description": info.description, "split": info.split, "source_root": info.source_root}
 
     def clip_motion(self, clip_id: int, start: float | None = None, end: float | None = None) -> Motion:
-        positions = self._clip_positions(clip_id, start, end)
+        with self._lock:
+            positions = self._clip_positions(clip_id, start, end)
         return self._motion(positions, clip_id=int(clip_id), start=float(start or 0.0))
 
     def list_clips(self, limit: int = 50, offset: int = 0, filters: Filters | None = None) -> list[dict[str, Any]]:
         check_page(limit, offset, "limit", LISTING_LIMITS)
         check_filters(filters, self.limits)
         f = filters or Filters()
-        ids = ann_db.matching_clip_ids(self.lib, f.source, f.labels, f.min_duration, f.max_duration)[::-1]
-        return [self.clip_info(int(i)) for i in ids[offset:offset + limit]]
+        with self._lock:
+            ids = ann_db.matching_clip_ids(self.lib, f.source, f.labels, f.min_duration, f.max_duration)[::-1]
+            return [self.clip_info(int(i)) for i in ids[offset:offset + limit]]
 
     def ingest(self, paths: Sequence[Path], metadata: Path | None = None, *, owned: bool = False) -> dict[str, Any]:
         from indexer.ingest import Ingester, IngestInputError, IngestOptions

@@ -49,13 +49,16 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None
 
 
 @contextmanager
-def serve(data_dir: Path, model: Path, log_path: Path) -> Iterator[str]:
-    """Run the service over ``data_dir`` with ``model``; yields its base URL; stops it afterwards."""
+def serve(data_dir: Path, model: Path, log_path: Path, api_key: str | None = None) -> Iterator[str]:
+    """Run the service over ``data_dir`` with ``model``; yields its base URL; stops it afterwards.
+    ``api_key`` enables the write endpoints (the mixed read/write load ingests and deletes)."""
     port = free_port()
     env = {**os.environ, "DANCESEARCH_HOME": str(data_dir), "DANCESEARCH_MODEL": str(model),
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("DANCESEARCH_DB", None)
     env.pop("DANCESEARCH_API_KEY", None)
+    if api_key:
+        env["DANCESEARCH_API_KEY"] = api_key
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "dancesearch.service.app:create_app",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
