@@ -7,6 +7,7 @@ from pathlib import Path
 
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 2_500)
+QUICK_SCALE_OUT = 20_000
 
 
 class BenchError(RuntimeError):
@@ -27,6 +28,9 @@ class BenchConfig:
     window) Perfume windows are used as queries in the peer comparison (the gallery is always whole);
     ``faiss_threads`` (None = FAISS's default, as the engine runs) sets FAISS's OpenMP threads in the
     benchmark process (the in-process engine and the scale section; the HTTP server is untouched).
+    ``scale_out`` (None = not run; quick: 20,000) windows of the scale-out section (compressed, sharded index; the
+    documented run uses 10^7); ``only`` (empty = all) names the sections to run (machine and ingest
+    always run: the others need the ingested library).
     """
 
     corpus: Path
@@ -48,6 +52,8 @@ class BenchConfig:
     build_budget_s: float = 600.0
     peer_queries: int | None = None
     faiss_threads: int | None = None
+    scale_out: int | None = None
+    only: tuple[str, ...] = ()
     cache_dir: Path | None = None
     eval_report: Path | None = None
     keep_work: bool = False
@@ -62,7 +68,7 @@ class BenchConfig:
             return base
         return replace(base, quick=True, files_per_source=1, ingest_repeats=2, floor_repeats=2,
                        latency_repeats=20, warmup=2, load_seconds=3.0, sizes=QUICK_SIZES, scale_queries=20,
-                       exact_queries_max=20, build_budget_s=20.0, peer_queries=40)
+                       exact_queries_max=20, build_budget_s=20.0, peer_queries=40, scale_out=QUICK_SCALE_OUT)
 
     @property
     def cache(self) -> Path:

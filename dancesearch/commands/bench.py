@@ -36,6 +36,11 @@ def bench(
     load_seconds: Annotated[float | None, typer.Option("--load-seconds", min=1.0,
                                                        help="Duration of the load test [30; quick 3].")] = None,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the temporary benchmark library.")] = False,
+    scale_out: Annotated[int | None, typer.Option("--scale-out", min=1000, help="Run the scale-out section "
+                                                  "(compressed, sharded index) at this many windows, e.g. "
+                                                  "10000000 [default: not run; quick 20000].")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only these sections (repeatable; machine "
+                                                   "and ingest always run), e.g. --only scale_out.")] = None,
     faiss_threads: Annotated[int | None, typer.Option("--faiss-threads", min=1, help="FAISS OpenMP threads in the "
                                                       "benchmark process [default: FAISS's own, as the "
                                                       "engine runs].")] = None,
@@ -53,7 +58,9 @@ def bench(
         raise typer.Exit(2)
     cfg = BenchConfig.preset(corpus.resolve(), model.resolve(), out.resolve(), quick)
     changes: dict[str, object] = {"cache_dir": cache, "eval_report": eval_report, "keep_work": keep_work,
-                                  "faiss_threads": faiss_threads}
+                                  "faiss_threads": faiss_threads, "only": tuple(only or ())}
+    if scale_out is not None:
+        changes["scale_out"] = scale_out
     if sizes:
         changes["sizes"] = tuple(sorted(set(sizes)))
     if load_seconds is not None:
