@@ -14,9 +14,12 @@ from typing import Any
 
 import numpy as np
 
-SECTIONS = ("machine", "ingest", "latency", "load", "scale", "quality", "peers")
+SECTIONS = ("machine", "ingest", "latency", "load", "mixed_load", "scale", "quality", "peers")
 TITLES = {"machine": "Machine", "ingest": "Ingest", "latency": "Query latency", "load": "Throughput under load",
           "scale": "Scale", "quality": "Quality (from the latest eval)", "peers": "Peer comparison"}
+
+
+TITLES["mixed_load"] = "Mixed read/write load"
 
 
 def _f(v: Any, digits: int = 2) -> str:
@@ -198,6 +201,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     found += list(report.get("latency", {}).get("targets", {}).values())
     if "target" in report.get("load", {}):
         found.append(report["load"]["target"])
+    if "target" in report.get("mixed_load", {}):
+        found.append(report["mixed_load"]["target"])
     st = report.get("scale", {}).get("target")
     if st:
         found += [st["recall"], st["p50"]]
@@ -219,6 +224,11 @@ def render(report: dict[str, Any]) -> str:
         section = report.get(name)
         if section is None or "error" in section:
             lines += [f"Not measured: {section['error'] if section else 'section did not run'}", ""]
+            continue
+        if name == "mixed_load":
+            from dancesearch.bench.load import render_mixed
+
+            lines += render_mixed(section)
             continue
         render_fn = {"machine": _machine, "ingest": _ingest, "latency": _latency, "load": _load, "scale": _scale,
                      "quality": _quality}.get(name)

@@ -92,7 +92,7 @@ def _run(cfg: BenchConfig, model: Any, progress: bool) -> BenchOutcome:
     try:
         res = _section(rep, failed, "ingest", lambda: ingest.run_ingest(cfg, work, progress))
         if res is None:
-            for name in ("latency", "load", "scale", "peers"):
+            for name in ("latency", "load", "mixed_load", "scale", "peers"):
                 rep[name] = {"error": "not run: the ingest section failed"}
         else:
             rep["ingest"] = res.report  # the section stored the IngestResult; keep only its figures
@@ -103,12 +103,16 @@ def _run(cfg: BenchConfig, model: Any, progress: bool) -> BenchOutcome:
             clips = queries.clip_queries(res.engine.lib, CLIP_QUERIES, cfg.seed)
 
             def http_sections() -> None:
-                with server.serve(res.data_dir, cfg.model, cfg.out / "server.log") as url:
+                # The server has an API key: the mixed read/write load ingests and deletes through it.
+                with server.serve(res.data_dir, cfg.model, cfg.out / "server.log", load.MIXED_API_KEY) as url:
                     _section(rep, failed, "latency", lambda: latency.run_latency(cfg, res.engine, url, pool, clips))
                     _section(rep, failed, "load", lambda: load.run_load(cfg, url, pool, clips))
+                    _section(rep, failed, "mixed_load", lambda: load.run_mixed_load(
+                        url, pool, [(f"mixed-{i}.bvh", c.data) for i, c in enumerate(clips)],
+                        cfg.load_seconds if cfg.quick else load.MIXED_SECONDS))
 
             if _section(rep, failed, "server", http_sections) is None and "server" in failed:
-                for name in ("latency", "load"):
+                for name in ("latency", "load", "mixed_load"):
                     rep[name] = {"error": f"the HTTP server did not run: {failed['server']}"}
             rep.pop("server", None)
             try:
