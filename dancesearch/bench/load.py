@@ -271,3 +271,22 @@ def run_mixed_load(base_url: str, texts: TextPool, files: list[tuple[str, bytes]
         "target": target_entry(float(len(errors) + len(violations)), 0.0,
                                "errors and inconsistent reads under mixed read/write load"),
     }
+
+
+def render_mixed(s: dict[str, Any]) -> list[str]:
+    """The "Mixed read/write load" section of bench.md."""
+    def p(summary: dict[str, Any] | None, key: str) -> str:
+        return "-" if not summary else f"{summary[key]:.2f}"
+
+    lines = [f"{s['readers']} reading clients and {s['writers']} writing client for {s['seconds']:g} s "
+             f"({s['mix']}).", "",
+             "| reads | reads/s | ingests | deletes | errors | inconsistent reads | read p50 ms | read p99 ms "
+             "| search p99 ms | ingest p50 ms | delete p50 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|",
+             f"| {s['reads']:,} | {s['reads_per_s']:.1f} | {s['ingests']} | {s['deletes']} | {s['errors']} | "
+             f"{s['inconsistent_reads']} | {p(s['latency'], 'p50')} | {p(s['latency'], 'p99')} | "
+             f"{p(s['search_latency'], 'p99')} | {p(s['ingest_latency'], 'p50')} | {p(s['delete_latency'], 'p50')} |",
+             "", f"Errors and inconsistent reads: {s['errors'] + s['inconsistent_reads']} -> "
+                 f"**{s['target']['verdict']}** (target 0)"]
+    lines += [f"- e.g. {e}" for e in s["error_examples"] + s["inconsistent_examples"]]
+    return lines + [""]
