@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-SECTIONS = ("machine", "ingest", "latency", "load", "scale", "quality", "peers")
+SECTIONS = ("machine", "ingest", "latency", "load", "scale", "scale_out", "quality", "peers")
 HEADINGS = ("## Machine", "## Ingest", "## Query latency", "## Throughput under load", "## Scale",
-            "## Quality", "## Peer comparison", "## Targets")
+            "## Scale-out (compressed, sharded)", "## Quality", "## Peer comparison", "## Targets")
 
 
 def write_tiny_model(out: Path) -> Path:
@@ -103,6 +103,12 @@ def test_figures_state_repetitions_and_targets(quick_report: dict[str, Any]) -> 
     backends = {r["backend"] for r in sizes[0]["rows"]}
     assert {"exact", "flat", "ivf", "hnsw", "peer"} <= backends
     assert report["peers"]["perfume"]["dancers"] == 3
+    out = report["scale_out"]
+    assert out["plan"]["n"] == 20_000 and sum(out["build"]["shard_sizes"]) == 20_000
+    assert {r["fan_out"] for r in out["rows"]} == {"serial", "parallel", "one shard"}
+    assert all(r["p50_ratio_to_reference"] > 0 for r in out["rows"])  # every speed also as a ratio
+    assert 2 * out["vectors"]["dim"] <= out["memory"]["store_bytes_per_vector"] < 2 * out["vectors"]["dim"] + 1  # float16
+    assert set(out["targets"]) == {"recall", "p50", "memory"}
     verdicts = [t["verdict"] for t in (report["ingest"]["target"], *report["latency"]["targets"].values())]
     assert set(verdicts) <= {"MET", "MISSED", "n/a"}
     assert "MET" in quick_report["md"] or "MISSED" in quick_report["md"]
@@ -113,6 +119,39 @@ def test_bad_model_and_corpus_are_clear_errors(cli: Callable[..., Any], tmp_path
     assert result.exit_code == 2 and "no manifest.json" in result.output
     result = cli("bench", "--quick", "--out", tmp_path / "o", "--corpus", corpus, "--model", tmp_path)
     assert result.exit_code == 2 and "not a model directory" in result.output
+
+
+def test_progress_lines_name_the_section_and_give_an_eta() -> None:
+    import io
+
+    from dancesearch.bench.progress import Progress, duration
+
+    stream = io.StringIO()
+    bar = Progress("scale_out", "adding", 100, "vec", every_s=0.0, stream=stream)
+    bar.update(25)
+    bar.update(75)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[bench scale_out] adding: 0/100 vec (0%)"
+    assert lines[1].startswith("[bench scale_out] adding: 25/100 vec (25%)") and "ETA" in lines[1]
+    assert "100/100 vec (100%)" in lines[2] and "ETA" not in lines[2]
+    assert duration(3725) == "1h02m" and duration(185) == "3m05s" and duration(2.25) == "2.2s"
+
+
+def test_scale_out_vectors_are_distinct_unit_mixtures(tmp_path: Path) -> None:
+    from dancesearch.bench.scale_out import ScaleOutPlan, ground_truth, synthesise
+    from search.ann.exact import exact_topk
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((50, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    plan = ScaleOutPlan(n=1000, chunk=300)
+    vecs = synthesise(base, plan, tmp_path / "v.npy", seed=1, progress=False)
+    assert vecs.dtype == np.float16 and vecs.shape == (1000, 16) and isinstance(vecs, np.memmap)
+    np.testing.assert_allclose(np.linalg.norm(vecs.astype(np.float32), axis=1), 1.0, atol=2e-3)
+    assert len(np.unique(vecs, axis=0)) == 1000 and not np.isin(vecs.astype(np.float32), base).all(axis=1).any()
+    queries = base[:5]
+    truth, _ = ground_truth(vecs, queries, 128, progress=False)  # streamed in chunks = one pass
+    assert np.array_equal(truth, exact_topk(vecs.astype(np.float32), np.arange(1000), queries, 10)[1])
 
 
 def test_summary_and_verdicts() -> None:

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-SECTIONS = ("machine", "ingest", "latency", "load", "mixed_load", "scale", "quality", "peers")
+SECTIONS = ("machine", "ingest", "latency", "load", "mixed_load", "scale", "scale_out", "quality", "peers")
 TITLES = {"machine": "Machine", "ingest": "Ingest", "latency": "Query latency", "load": "Throughput under load",
-          "scale": "Scale", "quality": "Quality (from the latest eval)", "peers": "Peer comparison"}
+          "scale": "Scale", "scale_out": "Scale-out (compressed, sharded)",
+          "quality": "Quality (from the latest eval)", "peers": "Peer comparison"}
 
 
 TITLES["mixed_load"] = "Mixed read/write load"
@@ -151,6 +152,12 @@ def _scale(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scale_out(s: dict[str, Any]) -> list[str]:
+    from dancesearch.bench.scale_out import render as render_scale_out
+
+    return render_scale_out(s)
+
+
 def _quality(s: dict[str, Any]) -> list[str]:
     lines = [f"- {n}" for n in s.get("notes", [])]
     if s["status"] != "copied":
@@ -206,6 +213,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     st = report.get("scale", {}).get("target")
     if st:
         found += [st["recall"], st["p50"]]
+    found += list(report.get("scale_out", {}).get("targets", {}).values())
     return found
 
 
@@ -231,7 +239,7 @@ def render(report: dict[str, Any]) -> str:
             lines += render_mixed(section)
             continue
         render_fn = {"machine": _machine, "ingest": _ingest, "latency": _latency, "load": _load, "scale": _scale,
-                     "quality": _quality}.get(name)
+                     "scale_out": _scale_out, "quality": _quality}.get(name)
         lines += render_fn(section) if render_fn else _peers(section, report.get("scale"))
     lines += ["## Targets", ""]
     lines += _table(["what", "value", "target", "verdict"],
