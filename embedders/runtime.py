@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 SPACES = ("shared_space", "triplet")
 _TEXT_CACHE_MAX = 4096
+POSE_STEP = 5
+"""Frames between the poses kept by :meth:`DanceSearchModel.pose_vectors` (5 of 25 fps: 0.2 s); on val,
+every frame and every 5th gave the same by-example figures (docs/experiments.md, "Search by example: the
+same movement")."""
 
 
 class DanceSearchModel:
@@ -136,6 +140,19 @@ class DanceSearchModel:
 
     def embed_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
         return self.embed_features(self.window_features(positions, starts))
+
+    def pose_vectors(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+        """Unit vectors (N, S/POSE_STEP * F) of the windows' normalised pose features themselves, every
+        POSE_STEP-th frame: no learned weights, so the same movement on another rig or body (after
+        canonicalisation and body normalisation) stays close even where the learned space generalises
+        and groups it with merely similar movement ("same motion" search by example)."""
+        return self.pose_vectors_of_features(self.window_features(positions, starts))
+
+    @staticmethod
+    def pose_vectors_of_features(x: torch.Tensor) -> np.ndarray:
+        """:meth:`pose_vectors` of normalised window features (N, S, F)."""
+        flat = x.numpy()[:, ::POSE_STEP].reshape(len(x), -1).astype(np.float32)
+        return flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-8)
 
     def embed_clips(self, clips: Sequence[tuple[np.ndarray, Sequence[int]]]) -> tuple[np.ndarray, np.ndarray]:
         """Vectors and clusters of the windows of several clips, features computed once per window."""

@@ -6,7 +6,8 @@ train or val, none in test). Both folders are ingested into one library with the
 and each clip of a pair queries the library by example (search_clip, the query clip excluded): the
 figure is the share of queries whose twin ranks first, and the twin's median rank. Gallery: 145 clips.
 
-Usage: ``python scripts/eval_twins.py --model models/default [--corpus ../shared/corpus] [--work runs/twins]``
+Usage: ``python scripts/eval_twins.py --model models/default [--corpus ../shared/corpus] [--work runs/twins]
+[--match similar|same]`` (``same``: the same movement first, :mod:`search.same_motion`)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--work", default="runs/twins")
+    parser.add_argument("--match", choices=("similar", "same"), default="similar")
     args = parser.parse_args()
     from dancesearch.engine_factory import open_engine
     from db.config import LibraryLocation
@@ -46,13 +48,13 @@ def main() -> None:
         for query, twin in ((dm, cmu), (cmu, dm)):
             order: list[int | None] = []
             while len(order) < len(clips) - 1:  # page through the whole library (k is bounded per page)
-                page = engine.search_clip(query.id, k=100, offset=len(order)).results
+                page = engine.search_clip(query.id, k=100, offset=len(order), match=args.match).results
                 if not page:
                     break
                 order += [h.clip_id for h in page]
             ranks.append(order.index(twin.id) + 1 if twin.id in order else len(clips))
     engine.close()
-    print(json.dumps({"model": args.model, "pairs": len(pairs), "queries": len(ranks),
+    print(json.dumps({"model": args.model, "match": args.match, "pairs": len(pairs), "queries": len(ranks),
                       "twin_first": round(sum(r == 1 for r in ranks) / len(ranks), 3),
                       "twin_in_top5": round(sum(r <= 5 for r in ranks) / len(ranks), 3),
                       "median_rank": statistics.median(ranks), "ranks": ranks}))

@@ -32,6 +32,10 @@ class WindowEmbedder(Protocol):
         """(len(starts), dim) embeddings of the windows of one canonical clip (T, J, 3) starting at
         `starts` (frames); windows running past the end repeat the last frame."""
 
+    def pose_vectors(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+        """(len(starts), p) unit vectors of the windows' poses themselves (no learned weights), for
+        "same motion" search by example: the same movement on another rig or body stays close."""
+
     def embed_clips(self, clips: Sequence[tuple[np.ndarray, Sequence[int]]]) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings (N, dim) and cluster ids (N,) of the windows of several clips in one batch:
         the same as `embed_windows` and `cluster_of` clip by clip, with fewer, larger model calls."""

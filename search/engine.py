@@ -66,6 +66,7 @@ from search.queries import (
     unit_rows,
 )
 from search.recovery import RecoveryReport, ingest_journal, motion_in_use, recover
+from search.same_motion import DEFAULT_POSE_WEIGHT, MATCHES, SAME_CANDIDATES, PoseCache, rerank_same
 from search.types import DescribeResponse, Description, Filters, Hit, SearchResponse
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,12 @@ MAX_QUERY_WINDOWS = 16
 """A longer motion query is represented by this many evenly spaced windows (bounds query latency)."""
 MAX_GENERATE_SECONDS = 60.0
 GENERATE_MODES = ("auto", "always", "never")
+
+
+def check_match(match: str) -> None:
+    """``match`` of a search by example: "similar" (the learned space) or "same" (the same movement first)."""
+    if match not in MATCHES:
+        raise InvalidQuery(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 """Generated motion ids: 32 lowercase hex digits (``secrets.token_hex(16)``), checked before any path use."""
 
@@ -106,6 +113,7 @@ class Engine:
         self._rigs: tuple[tuple[int, float], list[Any]] | None = None
         self.writers = WritersLock(self.data_dir)
         self.recovery: RecoveryReport | None = None
+        self._poses = PoseCache(self._clip_pose_vectors)
 
     def rigs(self) -> list[Any]:
         """Rig files for query motions: built-ins plus ``DATA_DIR/rigs`` (reloaded when that folder changes),
@@ -156,6 +164,7 @@ class Engine:
             self._descs = {r.id: r for r in ann_db.list_descriptions(self.lib) if r.kind in INDEXED_KINDS}
             self._filter_masks.clear()
             self._clips.clear()
+            self._poses.clear()
             self._synced = True
         for report in reports.values():
             if report.rebuilt or report.embedded or report.removed:
@@ -203,24 +212,27 @@ class Engine:
 
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,
-                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None) -> SearchResponse:
+                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None,
+                      match: str = "similar") -> SearchResponse:
         check_page(k, offset, limits=self.limits)
         check_filters(filters, self.limits)
+        check_match(match)
         positions = canonical_positions(motion, self.rigs())
         a, b = frame_range(positions.shape[0], start, end, "the query motion")
         with self._lock:
             self._ready()
-            return self._motion_query(positions[a:b], k, offset, filters, cluster_filter, exclude_clip_id)
+            return self._motion_query(positions[a:b], k, offset, filters, cluster_filter, exclude_clip_id, match)
 
     def search_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 10,
                     offset: int = 0, filters: Filters | None = None,
-                    cluster_filter: bool | None = None) -> SearchResponse:
+                    cluster_filter: bool | None = None, match: str = "similar") -> SearchResponse:
         check_page(k, offset, limits=self.limits)
         check_filters(filters, self.limits)
+        check_match(match)
         with self._lock:
             self._ready()
             positions = self._clip_positions(clip_id, start, end)
-            return self._motion_query(positions, k, offset, filters, cluster_filter, clip_id)
+            return self._motion_query(positions, k, offset, filters, cluster_filter, clip_id, match)
 
     def describe(self, motion: Motion, start: float | None = None, end: float | None = None, k: int = 5,
                  cluster_filter: bool | None = None) -> DescribeResponse:
@@ -252,13 +264,35 @@ class Engine:
         return starts
 
     def _motion_query(self, positions: np.ndarray, k: int, offset: int, filters: Filters | None,
-                      cluster_filter: bool | None, exclude: int | None) -> SearchResponse:
+                      cluster_filter: bool | None, exclude: int | None, match: str = "similar") -> SearchResponse:
         starts = self._query_windows(positions)
         queries = unit_rows(self.model.embed_windows(positions, starts))
         qcluster = majority_cluster(self.model.cluster_of(positions, starts))
         use = self._use_cluster("cluster_filter_motion", cluster_filter, qcluster)
-        hits, _ = self._search_windows(queries, k, offset, filters, qcluster if use else None, exclude)
-        return SearchResponse(hits, qcluster, use, False, offset, k)
+        if match == "same":
+            hits = self._search_same(positions, starts, queries, k, offset, filters, qcluster if use else None,
+                                     exclude)
+        else:
+            hits, _ = self._search_windows(queries, k, offset, filters, qcluster if use else None, exclude)
+        return SearchResponse(hits, qcluster, use, False, offset, k, match=match)
+
+    def _search_same(self, positions: np.ndarray, starts: list[int], queries: np.ndarray, k: int, offset: int,
+                     filters: Filters | None, cluster: int | None, exclude: int | None) -> list[Hit]:
+        """By example, the same movement first (:mod:`search.same_motion`): the learned ranking's best
+        clips re-ranked with the poses themselves."""
+        allowed = self._allowed(filters, cluster, exclude)
+        if allowed is not None and allowed.size == 0:
+            return []
+        index = self.indexes.index(WINDOWS)
+        candidates = rank_groups(index, queries, max(offset + k, SAME_CANDIDATES), WindowGroups(self._table), allowed)
+        weight = self.model.settings.get("same_motion_pose_weight", DEFAULT_POSE_WEIGHT)
+        ranked = rerank_same(index, queries, self.model.pose_vectors(positions, starts), candidates[:SAME_CANDIDATES],
+                             self._table, self._poses, float(weight))  # type: ignore[arg-type]
+        return [self._clip_hit(r) for r in (ranked + candidates[SAME_CANDIDATES:])[offset:offset + k]]
+
+    def _clip_pose_vectors(self, clip_id: int, starts: np.ndarray) -> np.ndarray:
+        positions = self.lib.store.get(self._clip(clip_id).motion_key)
+        return self.model.pose_vectors(positions, [int(s) for s in starts])
 
     def _describe(self, positions: np.ndarray, k: int, cluster_filter: bool | None) -> DescribeResponse:
         starts = self._query_windows(positions)

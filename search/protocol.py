@@ -28,12 +28,15 @@ class SearchEngine(Protocol):
 
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,
-                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None) -> SearchResponse:
-        """Motion -> motion by an example (any rig, mapped to canonical), optionally a time range in seconds."""
+                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None,
+                      match: str = "similar") -> SearchResponse:
+        """Motion -> motion by an example (any rig, mapped to canonical), optionally a time range in seconds.
+        `match`: "similar" (movement that means the same: the learned space) or "same" (the same movement
+        first, on another rig, body or dancer: see :mod:`search.same_motion`)."""
 
     def search_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 10,
                     offset: int = 0, filters: Filters | None = None,
-                    cluster_filter: bool | None = None) -> SearchResponse:
+                    cluster_filter: bool | None = None, match: str = "similar") -> SearchResponse:
         """Motion -> motion by a library clip and time range; the query clip itself is excluded."""
 
     def describe(self, motion: Motion, start: float | None = None, end: float | None = None, k: int = 5,

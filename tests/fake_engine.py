@@ -186,19 +186,21 @@ class FakeEngine:
 
     def search_motion(self, motion: Motion, start: float | None = None, end: float | None = None,
                       k: int = 10, offset: int = 0, filters: Filters | None = None,
-                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None) -> SearchResponse:
+                      cluster_filter: bool | None = None, exclude_clip_id: int | None = None,
+                      match: str = "similar") -> SearchResponse:
         self._log("search_motion", n_frames=motion.n_frames, start=start, end=end, k=k, offset=offset,
-                  filters=filters, exclude_clip_id=exclude_clip_id)
+                  filters=filters, exclude_clip_id=exclude_clip_id, match=match)
         sig = _signature(self._span(motion, start, end))
         scored = [(1.0 / (1.0 + float(np.linalg.norm(sig - _signature(c.motion)))), c)
                   for c in self.clips.values() if c.id != exclude_clip_id]
-        return SearchResponse(self._page(scored, k, offset, filters), 0, bool(cluster_filter), False, offset, k)
+        return SearchResponse(self._page(scored, k, offset, filters), 0, bool(cluster_filter), False, offset, k,
+                              match=match)
 
     def search_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 10,
                     offset: int = 0, filters: Filters | None = None,
-                    cluster_filter: bool | None = None) -> SearchResponse:
+                    cluster_filter: bool | None = None, match: str = "similar") -> SearchResponse:
         return self.search_motion(self._clip(clip_id).motion, start, end, k, offset, filters, cluster_filter,
-                                  exclude_clip_id=clip_id)
+                                  exclude_clip_id=clip_id, match=match)
 
     def describe(self, motion: Motion, start: float | None = None, end: float | None = None, k: int = 5,
                  cluster_filter: bool | None = None) -> DescribeResponse:

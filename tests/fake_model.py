@@ -166,6 +166,16 @@ class FakeModel:
         self.windows_embedded += len(starts)
         return self._embed(self._stats(positions, starts))
 
+    def pose_vectors(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+        """The windows' poses (every 5th frame) relative to the pelvis, in body heights, minus the rest pose
+        (the real model's features are body-normalised and centred too), flattened and L2-normalised."""
+        wins = np.stack([extract_window(positions, int(s), DEFAULT_SIZE) for s in starts])[:, ::5].astype(np.float64)
+        rel = wins - wins[:, :, _PELVIS:_PELVIS + 1]
+        rel /= np.ptp(rel[..., 1], axis=2, keepdims=True)[..., None]
+        rest = (REST - REST[_PELVIS]) / np.ptp(REST[:, 1])
+        flat = (rel - rest).reshape(len(starts), -1).astype(np.float32)
+        return flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-8)
+
     def describe_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
         return self._embed(self._stats(positions, starts))
 

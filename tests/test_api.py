@@ -131,7 +131,9 @@ def test_web_page_is_served(client: TestClient) -> None:
 # --- text search ------------------------------------------------------------------------------------
 def test_text_search_get_schema_and_ranking(client: TestClient, engine: FakeEngine) -> None:
     body = client.get("/api/search/text", params={"query": "happy jump", "k": 2}).json()
-    assert set(body) == {"results", "query_cluster", "cluster_filter", "generated_fallback", "offset", "k", "mode"}
+    assert set(body) == {"results", "query_cluster", "cluster_filter", "generated_fallback", "offset", "k", "mode",
+                         "match"}
+    assert body["match"] is None  # by example only
     first = body["results"][0]
     assert set(first) == HIT_KEYS
     assert first["clip_id"] == 2 and first["motion_url"] == "/api/clips/2/motion?format=json"
@@ -225,6 +227,15 @@ def test_search_by_uploaded_clip(client: TestClient, engine: FakeEngine) -> None
     call = engine.calls[-1][1]
     assert call["n_frames"] == 50 and (call["start"], call["end"], call["k"]) == (0.4, 1.6, 2)
     assert call["filters"] == Filters(source="cmu")
+    assert call["match"] == "similar" and body["match"] == "similar"  # the default
+
+
+def test_search_by_example_match_switch(client: TestClient, engine: FakeEngine) -> None:
+    resp = client.post("/api/search/clip", files=upload("example.bvh", GOOD_BVH), params={"match": "same"})
+    assert resp.status_code == 200 and resp.json()["match"] == "same" and engine.calls[-1][1]["match"] == "same"
+    lib = client.get("/api/search/clip/1", params={"match": "same", "k": 2})
+    assert lib.status_code == 200 and lib.json()["match"] == "same" and engine.calls[-1][1]["match"] == "same"
+    assert_error(client.get("/api/search/clip/1", params={"match": "identical"}), 422, "match")
 
 
 def test_upload_formats(client: TestClient) -> None:

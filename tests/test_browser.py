@@ -175,6 +175,15 @@ def test_upload_example_and_describe(page: Page) -> None:
     snap(pg, "search-example.png")
 
 
+def test_by_example_match_switch(page: Page, engine: FakeEngine) -> None:
+    pg = page
+    pg.select_option("#f-match", "same")
+    pg.set_input_files("#file", files=[FilePayload(name="example.bvh", mimeType="text/plain", buffer=GOOD_BVH)])
+    pg.locator(".card").first.wait_for(timeout=10_000)
+    uploads = [kw for name, kw in engine.calls if name == "search_motion"]
+    assert uploads and uploads[-1]["match"] == "same"
+
+
 def test_drop_zone_and_bad_file(page: Page) -> None:
     pg = page
     drop = """([name, text]) => {

@@ -381,3 +381,37 @@ def test_one_request_cannot_ask_for_unbounded_work(location: LibraryLocation, cl
         os.utime(folder / f"{second}.npy", (0, 0))  # expired by age
         third, _ = eng.generate("a walk", seconds=2)
         assert sorted(p.stem for p in folder.glob("*.npy")) == [third]
+
+
+# ---- by example: the same movement first (search.same_motion) --------------------------------------
+
+def test_match_same_puts_the_same_movement_on_another_body_first(location: LibraryLocation) -> None:
+    from tests.fake_model import add_clip
+
+    original = walk(5.0)  # 1.2 m/s
+    decoy = walk(5.0, 1.0)  # moves like the query below (speed) but with a wide stance: another movement
+    legs = [11, 12, 13, 14, 15, 16, 17, 18]
+    decoy[:, legs, 0] *= 2.5
+    with Library.open(location) as lib:
+        ids = {"original": add_clip(lib, original, "original"), "decoy": add_clip(lib, decoy, "decoy"),
+               "jump": add_clip(lib, jump(4.0), "jump"), "spin": add_clip(lib, spin(4.0), "spin")}
+    # the original take on a smaller body (limbs 0.85x about the pelvis), walking 1.02 m/s
+    pelvis = walk(5.0, 1.02)[:, 0:1]
+    query = pelvis + 0.85 * (original - original[:, 0:1])
+    with _engine(location) as eng:
+        similar = eng.search_motion(_motion(query), k=4)
+        same = eng.search_motion(_motion(query), k=4, match="same")
+        pages = [h.clip_id for off in (0, 2) for h in eng.search_motion(_motion(query), k=2, offset=off,
+                                                                          match="same").results]
+        assert pages == [h.clip_id for h in same.results]  # every page from one ranking
+    with _engine(location, same_motion_pose_weight=0.0) as eng:
+        partial = eng.search_motion(_motion(query), k=4, match="same")
+    assert similar.match == "similar" and same.match == "same"
+    assert similar.results[0].clip_id == ids["decoy"]  # the learned (fake) space ranks by speed
+    assert same.results[0].clip_id == ids["original"] and same.results[0].score > 0.99
+    assert same.results[0].score > same.results[1].score + 0.05
+    # weight 0 is the learned ranking itself, re-scored exactly
+    assert [h.clip_id for h in partial.results] == [h.clip_id for h in similar.results]
+    assert [h.score for h in partial.results] == pytest.approx([h.score for h in similar.results], abs=1e-5)
+    with _engine(location) as eng, pytest.raises(InvalidQuery, match="match must be one of"):
+        eng.search_motion(_motion(query), k=4, match="identical")

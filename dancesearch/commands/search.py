@@ -41,6 +41,14 @@ class GenerateMode(StrEnum):
     never = "never"
 
 
+class MatchMode(StrEnum):
+    """What search by example puts first: movement that means the same, or the same movement (another rig,
+    body or dancer); see :mod:`search.same_motion`."""
+
+    similar = "similar"
+    same = "same"
+
+
 class SearchMode(StrEnum):
     """What text search ranks by: motion fused with the clips' metadata, the motion alone, or the metadata words."""
 
@@ -261,6 +269,10 @@ def search_clip(
     file: FileArg = None, clip_id: ClipIdOpt = None, start: StartOpt = None, end: EndOpt = None,
     k: KOpt = 10, offset: OffsetOpt = 0, label: LabelFilterOpt = None, source: SourceOpt = None,
     min_duration: MinDurOpt = None, max_duration: MaxDurOpt = None, cluster_filter: ClusterOpt = None,
+    match: Annotated[MatchMode, typer.Option(
+        "--match", help="similar: movement that means the same (the learned space); same: the same movement "
+                        "first, exported on another rig or danced by another body (poses re-rank).")
+    ] = MatchMode.similar,
     json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
 ) -> None:
     """Motion -> motion: library moments like a motion file or a library clip (excluded from its results)."""
@@ -268,7 +280,7 @@ def search_clip(
         _query_source(file, clip_id)
         filters = make_filters(label, source, min_duration, max_duration)
         kwargs: dict[str, Any] = {"start": start, "end": end, "k": k, "offset": offset, "filters": filters,
-                                  "cluster_filter": cluster_filter}
+                                  "cluster_filter": cluster_filter, "match": match.value}
         motion = _load(file)
         with engine_for(model, data_dir, db) as engine:
             if motion is None:

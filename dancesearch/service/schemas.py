@@ -79,6 +79,9 @@ class SearchResponseModel(BaseModel):
     offset: int = 0
     k: int = 10
     mode: str = "motion"
+    match: str | None = Field(
+        None, description="Search by example only: 'similar' ranks by the learned space (movement that means "
+                          "the same), 'same' puts the same movement first (another rig, body or dancer).")
 
 
 def motion_url(clip_id: int | None, generated_id: str | None) -> str:
@@ -100,7 +103,7 @@ def from_search(resp: SearchResponse) -> SearchResponseModel:
     return SearchResponseModel(results=hits, query_cluster=resp.query_cluster,
                                cluster_filter=resp.cluster_filter,
                                generated_fallback=resp.generated_fallback, offset=resp.offset, k=resp.k,
-                               mode=resp.mode)
+                               mode=resp.mode, match=resp.match)
 
 
 # --- describe -------------------------------------------------------------------------------------

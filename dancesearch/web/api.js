@@ -33,15 +33,17 @@ export function searchText(query, k, filters, mode = 'hybrid') {
   return request(`/api/search/text?${params}`);
 }
 
-export function searchFile(file, k, filters) {
+export function searchFile(file, k, filters, match = 'similar') {
   const params = filterParams(filters);
   params.set('k', k);
+  params.set('match', match);
   return request(`/api/search/clip?${params}`, { method: 'POST', body: formWith(file) });
 }
 
-export function searchLike(clipId, start, end, k, filters) {
+export function searchLike(clipId, start, end, k, filters, match = 'similar') {
   const params = filterParams(filters);
   params.set('k', k); params.set('start', start); params.set('end', end);
+  params.set('match', match);
   return request(`/api/search/clip/${clipId}?${params}`);
 }
 

@@ -59,14 +59,14 @@ function searchFile(file) {
   $('#example').hidden = false;
   $('#example-name').textContent = file.name;
   $('#example-descriptions').replaceChildren();
-  run(`example ${file.name}`, api.searchFile(file, pageSize(), filters()));
+  run(`example ${file.name}`, api.searchFile(file, pageSize(), filters(), $('#f-match').value));
 }
 
 function moreLike(hit) {
   lastQuery = '';
   window.scrollTo({ top: 0, behavior: 'smooth' });
   const label = `moments like ${hit.source_path || `clip ${hit.clip_id}`} (${hit.start.toFixed(1)}–${hit.end.toFixed(1)} s)`;
-  run(label, api.searchLike(hit.clip_id, hit.start, hit.end, pageSize(), filters()));
+  run(label, api.searchLike(hit.clip_id, hit.start, hit.end, pageSize(), filters(), $('#f-match').value));
 }
 
 async function describeExample() {

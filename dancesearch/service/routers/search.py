@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
 
@@ -28,6 +28,9 @@ router = APIRouter(prefix="/api/search", tags=["search"])
 
 ClusterFilterQ = Annotated[bool | None, Query(description="Keep only results of the query's semantic "
                                                           "cluster (default: the model's setting).")]
+MatchQ = Annotated[Literal["similar", "same"], Query(
+    description="similar: movement that means the same (the learned space); same: the same movement first, "
+                "on another rig, body or dancer (poses re-rank the learned candidates).")]
 
 
 @router.get("/text", response_model=SearchResponseModel)
@@ -55,16 +58,16 @@ def search_text_post(engine: EngineDep, settings: SettingsDep, body: TextSearchR
 def search_upload(engine: EngineDep, settings: SettingsDep, page: PageDep, filters: FiltersDep, span: RangeDep,
                   file: Annotated[UploadFile, File(description="BVH, ballroom JSON or .npz positions, "
                                                                "optionally .gz")],
-                  cluster_filter: ClusterFilterQ = None) -> SearchResponseModel:
+                  cluster_filter: ClusterFilterQ = None, match: MatchQ = "similar") -> SearchResponseModel:
     """Motion -> motion by an uploaded example clip (parsed in memory), optionally a time range."""
     motion = parse_upload(file, settings)
     return from_search(engine.search_motion(motion, span.start, span.end, page.k, page.offset, filters,
-                                            cluster_filter))
+                                            cluster_filter, match=match))
 
 
 @router.get("/clip/{clip_id}", response_model=SearchResponseModel)
 def search_library_clip(engine: EngineDep, clip_id: int, page: PageDep, filters: FiltersDep, span: RangeDep,
-                        cluster_filter: ClusterFilterQ = None) -> SearchResponseModel:
+                        cluster_filter: ClusterFilterQ = None, match: MatchQ = "similar") -> SearchResponseModel:
     """Motion -> motion by a library clip and time range; the clip itself is excluded."""
     return from_search(engine.search_clip(clip_id, span.start, span.end, page.k, page.offset, filters,
-                                          cluster_filter))
+                                          cluster_filter, match=match))
