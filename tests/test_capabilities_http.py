@@ -49,9 +49,11 @@ def test_classify_interpolate_stylize(client: TestClient) -> None:
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     assert body["decoder"] == "vae" and len(body["motions"]) == 3 and body["motions"][0]["n_frames"] > 0
-    assert client.post("/api/interpolate", json={"a": "/etc/passwd", "b": "x", "steps": 3}).status_code == 200
+    as_text = client.post("/api/interpolate", json={"a": "/etc/passwd", "b": "x", "steps": 3})
+    assert as_text.status_code == 200 and as_text.json()["decoder"] == "generator"  # a path is only words here
     r = client.post("/api/stylize", json={"clip_id": ids["run_feminine_020"], "style": "elderly"})
-    assert r.status_code == 200 and r.json()["method"] in ("data", "text")
+    assert r.status_code == 200 and r.json()["method"] in ("data", "adain", "text")
+    assert r.json()["motion"]["n_frames"] > 0 and r.json()["source_style"]
 
 
 def test_concepts_need_the_key_and_work_in_search(client: TestClient) -> None:
