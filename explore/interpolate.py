@@ -22,7 +22,7 @@ from explore.latent import assemble, clip_starts, decode_windows, encode_clip, e
 from explore.settings import CapabilitySettings
 
 MAX_WINDOWS = 8
-"""A motion end is represented by at most this many windows (about 13 s)."""
+"""A motion end is represented by its first windows, at most this many (about 13 s)."""
 MAX_STEPS = 32
 
 

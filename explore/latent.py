@@ -27,13 +27,10 @@ def chain_stride(model: DanceSearchModel) -> int:
 
 
 def clip_starts(model: DanceSearchModel, n_frames: int, max_windows: int | None = None) -> list[int]:
-    """Starts of windows that tile a clip the way chaining rebuilds it (at most ``max_windows``,
-    evenly chosen)."""
+    """Starts of windows that tile a clip the way chaining rebuilds it: the first ``max_windows`` of
+    them (contiguous, so the decoded motion is the clip's beginning, not a jumpy sample of all of it)."""
     starts = window_starts(n_frames, model.window_size, chain_stride(model))
-    if max_windows is not None and len(starts) > max_windows:
-        pick = np.linspace(0, len(starts) - 1, max_windows).round().astype(int)
-        starts = [starts[i] for i in pick]
-    return starts
+    return starts if max_windows is None else starts[:max_windows]
 
 
 @torch.no_grad()

@@ -19,11 +19,12 @@ import torch
 
 from embedders.runtime import DanceSearchModel
 from explore.body import bone_lengths
-from explore.latent import assemble, clip_starts, decode_windows, encode_clip, encode_texts
+from explore.latent import assemble, chain_stride, clip_starts, decode_windows, encode_clip, encode_texts
 from explore.settings import CapabilitySettings
 from motion.windows import extract_window, to_window_frame
 
-MAX_WINDOWS = 16
+MAX_WINDOWS = 64
+"""Longer motions (about 100 s) are refused: stylize a range of them."""
 NEUTRAL = "a person"
 STYLE_PROMPT = "a {} person"
 
@@ -131,6 +132,10 @@ def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength
     if not -8.0 <= k <= 8.0:
         raise StyleError(f"strength must be between -8 and 8, got {k}")
     style = style.strip()
+    limit = (MAX_WINDOWS - 1) * chain_stride(model) + model.window_size
+    if len(positions) > limit:
+        raise StyleError(f"the motion lasts {len(positions) / 25:.0f} s; stylize at most {limit / 25:.0f} s "
+                         "at a time (give a range, e.g. FILE@0-60)")
     used = check_method(style, s, method)
     if source_style is not None and source_style not in s.style_means:
         raise StyleError(f"unknown source style {source_style!r}; known: {', '.join(known_styles(s))}")

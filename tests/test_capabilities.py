@@ -136,6 +136,8 @@ def test_stylize_changes_the_motion_and_keeps_the_body(model: Any, corpus: Path)
     assert np.abs(out - same).mean() > 0.005
     with pytest.raises(StyleError, match="method"):
         stylize(model, walk, "sad", 1.0, model.capabilities, method="magic")
+    with pytest.raises(StyleError, match="at most"):
+        stylize(model, np.repeat(walk[:1], 3000, axis=0), "sad", 1.0, model.capabilities)
 
 
 # ---- concepts -----------------------------------------------------------------------------------
