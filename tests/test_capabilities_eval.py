@@ -1,0 +1,57 @@
+"""The measures of the capability report (explore/evaluation): small cases with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from explore.body import physical_stats
+from explore.evaluation.classification import Task, clip_accuracy, nll
+from explore.evaluation.concepts import _recall
+from explore.evaluation.interpolation import _spearman
+from explore.evaluation.report import write_report
+
+
+def test_clip_accuracy_votes_with_the_mean_of_window_logits() -> None:
+    t = Task("t", ["a", "b"], np.arange(4), np.array([0, 0, 1, 1]), np.array([7, 7, 9, 9]))
+    logits = np.array([[3.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, 2.0]])  # clip 7: mean favours a; clip 9: b
+    assert clip_accuracy(logits, t) == 1.0
+    assert clip_accuracy(-logits, t) == 0.0
+    assert nll(np.array([[10.0, -10.0]]), np.array([0])) < 1e-6 < nll(np.array([[0.0, 0.0]]), np.array([0]))
+
+
+def test_recall_and_rank_correlation() -> None:
+    relevant = np.array([True, False, True, False, False, False])
+    scores = np.array([0.9, 0.8, 0.1, 0.7, 0.6, 0.5])
+    assert _recall(scores, relevant, 1) == 1.0
+    assert _recall(scores, relevant, 5) == 0.5  # one of the two relevant clips in the top 5
+    assert abs(_spearman(np.arange(5.0), np.array([0.1, 0.2, 0.5, 0.6, 0.9])) - 1.0) < 1e-9
+    assert abs(_spearman(np.arange(5.0), -np.arange(5.0)) + 1.0) < 1e-9
+
+
+def test_physical_stats_see_stretching_bones_and_skating_feet() -> None:
+    from motion.skeleton import JOINT_INDEX
+
+    rng = np.random.default_rng(0)
+    still = np.repeat(rng.normal(size=(1, 19, 3)), 50, axis=0)
+    still[..., 1] += 2.0
+    feet = [JOINT_INDEX[j] for j in ("l_ankle", "r_ankle", "l_toe", "r_toe")]
+    still[:, feet, 1] = 0.05
+    calm = physical_stats(still)
+    assert calm["bone_drift"] < 1e-9 and calm["foot_skate"] == 0.0 and calm["jerk"] == 0.0
+    sliding = still.copy()
+    sliding[:, feet, 0] += np.linspace(0, 1.0, 50)[:, None]  # feet glide 1 m in 2 s while on the floor
+    assert abs(physical_stats(sliding)["foot_skate"] - 0.5) < 0.05
+    stretched = still * np.linspace(1.0, 1.2, 50)[:, None, None]
+    assert physical_stats(stretched)["bone_drift"] > 0.03
+
+
+def test_report_has_a_section_per_capability(tmp_path: Path) -> None:
+    report = {"split": "test", "model_version": "m", "settings": {"chosen_on": "val"}, "seconds": 1.0,
+              "concepts": {"concepts": 2, "draws": 6, "learned_R@5": 0.5, "learned_R@10": 0.6},
+              "stylize": {"bandai-1 held-out combinations": {"moved": {"jobs": 0}, "unmoved": {"jobs": 0}}}}
+    write_report(report, tmp_path / "r.md")
+    text = (tmp_path / "r.md").read_text()
+    assert "## Learned concepts" in text and "| learned | 0.500 | 0.600 |" in text
+    assert "none on this split" in text
