@@ -97,10 +97,11 @@ class RayRuntime:
 
     def __enter__(self) -> RayRuntime:
         ray = self.ray
+        address = self.options.address or os.environ.get("RAY_ADDRESS") or "local"
+        _check_reachable(address)
         if ray.is_initialized():
             return self
         common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
-        address = self.options.address or os.environ.get("RAY_ADDRESS") or "local"
         try:
             if address == "local":  # a new runtime, even if a `ray start` cluster runs on this machine
                 ray.init(address="local", num_cpus=self.options.num_cpus, include_dashboard=False, **common)
@@ -124,6 +125,19 @@ class RayRuntime:
     def cpus(self) -> int:
         """CPUs of the cluster (at least 1)."""
         return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing listens at a ``host:port`` or ``ray://host:port`` address (``ray.init``
+    itself keeps retrying for minutes)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return  # "local", "auto" or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayIngestError(f"cannot join the Ray cluster at {address}: nothing answers at "
+                             f"{host}:{port} ({exc.strerror or exc})") from None
 
 
 _worker_token: str | None = None

@@ -264,6 +264,14 @@ def test_ray_missing_is_a_clear_error(tmp_path: Path, cli: Any, monkeypatch: pyt
         RayRuntime(RayOptions())
 
 
+def test_unreachable_cluster_fails_fast(tmp_path: Path, cli: Any) -> None:
+    write_valid(tmp_path / "arch", 1)
+    t0 = time.monotonic()
+    res: Any = cli("ingest", tmp_path / "arch", "--ray-address", "127.0.0.1:9", "--data-dir", tmp_path / "lib")
+    assert res.exit_code == 2 and time.monotonic() - t0 < 30
+    assert "cannot join the Ray cluster at 127.0.0.1:9: nothing answers" in res.output
+
+
 def test_node_probe_names_what_a_node_cannot_see(tmp_path: Path) -> None:
     probe = tmp_path / ".ray-probe-x"
     probe.write_text("token")
