@@ -528,7 +528,8 @@ class Engine:
         if self.ingest_workers is not None:
             options.workers = self.ingest_workers
         files = [*paths, *([metadata] if metadata is not None else [])]
-        with self._ingest_lock, ingest_journal(self.lib, files, owned):
+        # The writers' lock spans the journal too: another process's start-up check never sees it unfinished.
+        with self._ingest_lock, self.writers.shared(), ingest_journal(self.lib, files, owned):
             try:
                 summary = Ingester(self.lib, options).run([str(p) for p in paths])
             except IngestInputError as exc:

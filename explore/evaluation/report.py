@@ -55,6 +55,13 @@ def _concepts(r: dict[str, Any]) -> list[str]:
     for name in ("learned", "examples_mean", "label_text"):
         if f"{name}_R@5" in r:
             out.append(f"| {name} | {_f(r[f'{name}_R@5'])} | {_f(r[f'{name}_R@10'])} |")
+    u = r.get("unseen")
+    if u:
+        out += ["", f"A concept the model never saw, {u['concept']}: 4 s segments ({u['segments']} in the split, "
+                    f"{u['relevant']} relevant per draw, {u['draws']} draws of 4 examples).", "",
+                "| query | R@5 | R@10 |", "|---|---:|---:|"]
+        for name in ("learned", "examples_mean", "label_text"):
+            out.append(f"| {name} | {_f(u[f'{name}_R@5'])} | {_f(u[f'{name}_R@10'])} |")
     return out
 
 
