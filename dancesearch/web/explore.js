@@ -1,6 +1,7 @@
 // Beyond search (issue 13): interpolate between two clips or texts and play the motions along the path
-// side by side; classify a library clip against labels written as text. Talks to /api/interpolate and
-// /api/classify/{id}; one SkeletonPlayer per motion (disposed when the next path is shown).
+// side by side; restyle a library clip beside its original; classify a library clip against labels written
+// as text. Talks to /api/interpolate, /api/stylize, /api/clips/{id}/motion and /api/classify/{id}; one
+// SkeletonPlayer per motion (disposed when the next strip is shown).
 import { SkeletonPlayer } from './player.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -27,24 +28,29 @@ function say(text, isError = false) {
   line.classList.toggle('error', isError);
 }
 
-function showPath(path) {
+// Plays motions side by side in the strip, each captioned; the previous strip's players are freed.
+function showStrip(motions, captions) {
   for (const p of players) p.dispose();
   players = [];
   const strip = $('#interpolation');
   strip.replaceChildren();
-  path.motions.forEach((motion, i) => {
+  motions.forEach((motion, i) => {
     const cell = document.createElement('figure');
     cell.className = 'step';
     const view = document.createElement('div');
     view.className = 'viewport';
     const caption = document.createElement('figcaption');
-    caption.textContent = `t = ${path.ts[i].toFixed(2)}`;
+    caption.textContent = captions[i];
     cell.append(view, caption);
     strip.append(cell);
     const player = new SkeletonPlayer(view, motion, null, () => {});
     player.play();
     players.push(player);
   });
+}
+
+function showPath(path) {
+  showStrip(path.motions, path.ts.map((t) => `t = ${t.toFixed(2)}`));
   say(`${path.motions.length} motions from “${path.a}” to “${path.b}” (${path.decoder} decoder)`);
 }
 
@@ -76,5 +82,20 @@ $('#classify-form')?.addEventListener('submit', async (event) => {
       return row;
     }));
     say(`clip ${id}: ${result.best} (${result.spans.length} spans)`);
+  } catch (err) { say(err.message, true); }
+});
+
+$('#stylize-form')?.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const clipId = Number($('#stylize-clip').value);
+  const style = $('#stylize-style').value.trim();
+  say('Restyling…');
+  try {
+    const [original, styled] = await Promise.all([
+      get(`/api/clips/${clipId}/motion`),
+      post('/api/stylize', { clip_id: clipId, style }),
+    ]);
+    showStrip([original, styled.motion], [`clip ${clipId}`, `${style} (${styled.method}, ${styled.strength})`]);
+    say(`clip ${clipId} restyled as “${style}”` + (styled.source_style ? ` from “${styled.source_style}”` : ''));
   } catch (err) { say(err.message, true); }
 });
