@@ -5,7 +5,7 @@ A user's rig: its BVH file gives the joint tree and rest pose; a rig file (built
 or recognition maps its joints to the canonical ones. The canonical bones are first set to the lengths
 the rig has (so the export has the rig's proportions exactly), joints mapped one to one follow the
 motion, and joints the mapping does not name (fingers, twist bones, a collar) keep their rest offset from
-their parent. Rotations are then solved for the rig's own tree (:func:`motion.bvh_write.tree_bvh_text`).
+their parent; a rig whose files start with a rest pose (``drop_first_frame``) gets one written first. Rotations are then solved for the rig's own tree (:func:`motion.bvh_write.tree_bvh_text`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def _user_rig_bvh(positions: np.ndarray, reference: Path, data_dir: str | os.Pat
         if not placed[j]:
             out[:, j] = (out[:, parent] + (rest[j] - rest[parent])) if parent >= 0 else pos[:, 0]
     rest_dirs = np.array([rest[j] - rest[max(p, 0)] for j, p in enumerate(parents)])
+    if decision.rig.drop_first_frame:  # the rig's files start with a rest pose that readers skip: write one
+        out = np.concatenate([(rest - rest[0] + out[0, 0])[None], out])
     return tree_bvh_text(names, parents, out, CANONICAL_FPS, rest_dirs)
 
 

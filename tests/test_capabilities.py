@@ -202,6 +202,9 @@ def test_export_on_a_users_rig_reads_back_with_the_rigs_bone_lengths(model: Any,
     np.testing.assert_allclose(bone_lengths(canon)[1:], bone_lengths(ref)[1:], rtol=0.03, atol=0.005)
     write_motion(tmp_path / "m.bvh", motion, "mixamo")
     assert "mixamorig:Hips" in (tmp_path / "m.bvh").read_text()
+    # A rig whose files start with a T-pose (cmu_iclone drops the first frame): the export writes one.
+    iclone = write_motion(tmp_path / "iclone.bvh", motion, str(corpus / "cmu/001_01.bvh.gz"))
+    assert len(to_canonical(load_motion(iclone), check=False).positions) == len(motion)
 
 
 # ---- CLI ----------------------------------------------------------------------------------------
