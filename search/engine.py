@@ -352,9 +352,10 @@ class Engine:
             keep = np.isin(ids, allowed_clips)
             ids, boost = ids[keep], boost[keep]
 
-        def boost_of(clip: int) -> float:
-            pos = int(np.searchsorted(ids, clip))
-            return float(boost[pos]) if pos < ids.size and ids[pos] == clip else 0.0
+        def boosts_of(rows: list[Ranked]) -> np.ndarray:
+            clips = np.fromiter((r.group for r in rows), dtype=np.int64, count=len(rows))
+            pos = np.minimum(np.searchsorted(ids, clips), max(ids.size - 1, 0))
+            return np.where(ids[pos] == clips, boost[pos], 0.0) if ids.size else np.zeros(len(rows))
 
         pool = {r.group: r for r in motion}
         extra = np.zeros(0, dtype=np.int64)
@@ -362,15 +363,17 @@ class Engine:
             # A clip outside the motion top scores at most the last motion score there (theta), so it can
             # only reach the page when theta + its boost reaches the page's last fused score (phi).
             theta = motion[-1].score
-            phi = min(r.score + boost_of(r.group) for r in motion)
+            phi = float(np.min(np.array([r.score for r in motion]) + boosts_of(motion)))
             lifted = np.lexsort((ids, -boost))[:fusion.candidates]
             extra = ids[lifted][(theta + boost[lifted] >= phi) & ~np.isin(ids[lifted], list(pool))]
         pool.update((r.group, r) for r in score_groups(index, qvec, groups, extra, allowed))
-        ranked = sorted(pool.values(), key=lambda r: (-(r.score + boost_of(r.group)), r.group))
-        page = ranked[offset:offset + k]
+        rows = list(pool.values())
+        fused = np.array([r.score for r in rows]) + boosts_of(rows)
+        picks = np.lexsort((np.array([r.group for r in rows]), -fused))[offset:offset + k]
+        page = [rows[i] for i in picks]
         sims = self.meta.similarities_of(qvec[0], [r.group for r in page])
-        return [self._clip_hit(r, r.score + boost_of(r.group), keyword.get(r.group), sims.get(r.group))
-                for r in page], best
+        return [self._clip_hit(r, float(fused[i]), keyword.get(r.group), sims.get(r.group))
+                for i, r in zip(picks, page, strict=True)], best
 
     def _allowed(self, filters: Filters | None, cluster: int | None, exclude: int | None) -> np.ndarray | None:
         table = self._table

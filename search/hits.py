@@ -36,7 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from db.annotations import WindowTable
-from search.ann import AnnIndex
+from search.ann import AnnIndex, InvalidInputError
 from search.types import Filters
 
 OVERFETCH = 4
@@ -102,6 +102,12 @@ class Ranked:
 def member_similarities(index: AnnIndex, queries: np.ndarray, members: np.ndarray) -> np.ndarray:
     """Exact similarities (m, len(members)) of every query to every (sorted) member (-inf where
     the index could not return one)."""
+    try:  # the stored vectors times the queries: no top-k selection and sort of every member
+        return np.concatenate([queries @ index.vectors_for(members[lo:lo + RESCORE_CHUNK]).T
+                               for lo in range(0, members.size, RESCORE_CHUNK)] or
+                              [np.zeros((len(queries), 0), np.float32)], axis=1).astype(np.float32, copy=False)
+    except InvalidInputError:  # a member the index lacks (a row deleted behind its back): ask it member by member
+        pass
     out = np.full((len(queries), members.size), -np.inf, dtype=np.float32)
     for lo in range(0, members.size, RESCORE_CHUNK):
         part = members[lo:lo + RESCORE_CHUNK]
