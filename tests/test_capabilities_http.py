@@ -70,3 +70,11 @@ def test_concepts_need_the_key_and_work_in_search(client: TestClient) -> None:
     assert client.delete("/api/concepts/lefty").status_code == 401
     assert client.delete("/api/concepts/lefty", headers={"X-API-Key": KEY}).status_code == 204
     assert client.get("/api/concepts").json()["concepts"] == []
+
+
+def test_concept_examples_never_show_server_folders() -> None:
+    from dancesearch.service.routers.capabilities import _public
+
+    assert _public("/srv/mocap/private/take.bvh") == "take.bvh"
+    assert _public("/srv/mocap/take.bvh@1-4") == "take.bvh@1-4"
+    assert _public("clip:3@1-2") == "clip:3@1-2"

@@ -148,8 +148,17 @@ def _store(settings: Any) -> Any:
 def list_concepts(engine: EngineDep) -> dict[str, Any]:
     """The concepts the model understands as ``<NAME>`` in text queries and generation."""
     model = _model(engine)
-    return {"concepts": [{"name": c.name, "examples": c.examples, "created": c.created}
+    return {"concepts": [{"name": c.name, "examples": [_public(e) for e in c.examples], "created": c.created}
                          for c in model.concepts.values()]}
+
+
+def _public(example: str) -> str:
+    """A concept example as the API shows it: ``clip:ID...`` as is, a file learned from by the CLI by its
+    name only (responses never carry the server's folders)."""
+    from pathlib import PurePath
+
+    return example if example.startswith("clip:") else PurePath(example.split("@")[0]).name + (
+        "@" + example.split("@", 1)[1] if "@" in example else "")
 
 
 @router.post("/concepts", dependencies=[WriteAccess], status_code=status.HTTP_201_CREATED)
