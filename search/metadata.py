@@ -209,12 +209,31 @@ def clip_doc(clip_id: int, path: str, root: str | None, labels: Mapping[str, Any
     return doc
 
 
-def library_docs(lib: Library) -> dict[int, ClipDoc]:
-    """The analysed metadata of every clip of the library, by clip id."""
+DocCache = dict[int, tuple[tuple[Any, ...], ClipDoc]]
+
+
+def library_docs(lib: Library, cache: DocCache | None = None) -> dict[int, ClipDoc]:
+    """The analysed metadata of every clip of the library, by clip id. With ``cache`` (kept by the caller
+    between calls), a clip whose path, root, labels and description are unchanged is not analysed again:
+    a sync after one ingest or delete re-reads the rows but analyses only what changed."""
     with lib.session() as s:
         rows = s.execute(select(Clip.id, Clip.path, Clip.labels, Clip.description, Source.root)
                          .join(Source, Clip.source_id == Source.id).order_by(Clip.id)).all()
-    return {int(r.id): clip_doc(int(r.id), r.path, r.root, dict(r.labels or {}), r.description) for r in rows}
+    out: dict[int, ClipDoc] = {}
+    for r in rows:
+        clip_id, labels = int(r.id), dict(r.labels or {})
+        key = (r.path, r.root, labels, r.description)
+        hit = cache.get(clip_id) if cache is not None else None
+        if hit is not None and hit[0] == key:
+            out[clip_id] = hit[1]
+            continue
+        out[clip_id] = clip_doc(clip_id, r.path, r.root, labels, r.description)
+        if cache is not None:
+            cache[clip_id] = (key, out[clip_id])
+    if cache is not None:
+        for gone in set(cache) - set(out):
+            del cache[gone]
+    return out
 
 
 # ---- BM25 ----------------------------------------------------------------------------------------
@@ -373,6 +392,7 @@ class MetadataIndex:
         self.vectors: AnnIndex | None = None
         self.keywords = KeywordIndex()
         self.docs: dict[int, ClipDoc] = {}
+        self._doc_cache: DocCache = {}
         self.matrix_ids = np.zeros(0, dtype=np.int64)
         self.matrix = np.zeros((0, int(model.dim)), dtype=np.float32)
 
@@ -380,7 +400,7 @@ class MetadataIndex:
         """Re-read every clip's metadata; rebuild BM25; embed the texts that are new or changed (all
         of them when ``rebuild`` or the saved index is unusable); drop vectors of gone or emptied clips."""
         report = MetadataReport()
-        docs = library_docs(self.lib)
+        docs = library_docs(self.lib, self._doc_cache)
         self.docs = docs
         self.keywords = KeywordIndex(docs.values())
         report.keyword_clips = len(self.keywords)
@@ -401,7 +421,8 @@ class MetadataIndex:
         stale = np.setdiff1d(have, ok_ids)
         report.removed = index.remove(stale) if stale.size else 0
         have = np.intersect1d(have, ok_ids)
-        todo = [c for c, d in docs.items() if d.text and c not in set(have.tolist())]
+        have_set = set(have.tolist())
+        todo = [c for c, d in docs.items() if d.text and c not in have_set]
         for i in range(0, len(todo), TEXT_BATCH):
             part = todo[i:i + TEXT_BATCH]
             vectors = np.asarray(self.model.embed_texts([docs[c].text for c in part]), dtype=np.float32)

@@ -235,3 +235,25 @@ def test_http_mode_parameter_and_explanations(tmp_path: Path) -> None:
         assert bad.status_code == 422 and "mode" in json.dumps(bad.json()["detail"])
         page = client.get("/").text
         assert 'name="mode"' in page and 'value="hybrid" checked' in page
+
+
+def test_library_docs_cache_reanalyses_only_changed_clips(data_dir: Path) -> None:
+    """A sync after one write analyses only the clips whose metadata changed (issue 11: writes hold the
+    engine lock, so their sync must not re-analyse the whole library); the result equals a fresh analysis."""
+    from search.metadata import DocCache, library_docs
+
+    with open_engine(data_dir) as engine:
+        a = add(engine, jump(4.0), "/archive/waltz/slow_turn.bvh", {"genre": "waltz"})
+        b = add(engine, walk(4.0), "/archive/street/stroll.bvh")
+        cache: DocCache = {}
+        first = library_docs(engine.lib, cache)
+        engine.lib.update_clip_metadata(b, {"genre": "hiphop"}, "a stroll", None)
+        c = add(engine, spin(4.0), "/archive/salsa/spin.bvh")
+        again = library_docs(engine.lib, cache)
+        assert again[a] is first[a] and again[b] is not first[b] and set(again) == {a, b, c}
+        fresh = library_docs(engine.lib)
+        assert {i: (d.terms, d.text) for i, d in again.items()} == {i: (d.terms, d.text) for i, d in fresh.items()}
+        from db import annotations as ann_db
+
+        ann_db.delete_clip(engine.lib, a)
+        assert set(library_docs(engine.lib, cache)) == {b, c} and set(cache) == {b, c}
