@@ -360,14 +360,14 @@ def test_ivfpq_trains_at_min_train_and_states_memory(data: Any, tmp_path: Path) 
     assert np.array_equal(index.search(queries, 10)[1], oracle(vectors[:150], ids[:150], queries, 10))
     index.add(vectors[150:], ids[150:])
     state = index.config["state"]
-    assert index.trained and state["trained"] and state["m"] == 2 and state["nlist"] == choose_nlist(300)
-    assert state["ram_bytes_per_vector"] == 2 + 16 and state["store_bytes_per_vector"] == DIM * 4
+    assert index.trained and state["trained"] and state["m"] == 4 and state["nlist"] == choose_nlist(300)
+    assert state["ram_bytes_per_vector"] == 4 + 16 and state["store_bytes_per_vector"] == DIM * 4
     assert index._index.ntotal == 300
     index.save(tmp_path / "idx")
     loaded = load(tmp_path / "idx")
     assert isinstance(loaded._chunks[0], np.memmap)  # the re-rank store is memory-mapped, not read
     assert np.array_equal(loaded.search(queries, 10)[1], index.search(queries, 10)[1])
-    assert create("ivfpq", 256).config["state"]["m"] == 32  # 8 dims per one-byte code
+    assert create("ivfpq", 256).config["state"]["m"] == 64  # 4 dims per one-byte code
     with pytest.raises(InvalidInputError, match="divide"):
         create("ivfpq", DIM, m=3)
     with pytest.raises(InvalidInputError, match="store"):
