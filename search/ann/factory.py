@@ -43,6 +43,10 @@ Measured at 10^6 vectors (docs/bench/bench.md): HNSW (m 32, efSearch 256) recall
 p50 0.3-0.4 ms, built in about 2 minutes, 1.25 GB; IVF (nprobe 8) recall 0.98 at 0.3 ms but 5-6
 minutes to train and build, 1.0 GB. HNSW's graph adds ``2 * m * 4`` bytes per vector, which is
 why IVF takes over for very large libraries; the 5*10^6 crossing is an extrapolation, not measured.
+
+``ivfpq`` / ``sharded`` are not chosen automatically: at 10^7 (docs/bench/scale-out.md) they kept the
+RAM-resident index at 0.75 GiB but reached recall@10 0.93 at best (p50 27.8 ms), short of the 0.95
+target, so the measurements do not yet support a threshold for them.
 """
 
 
