@@ -155,10 +155,11 @@ class Engine:
 
     # ---- index state --------------------------------------------------------------------------
 
-    def sync(self, rebuild: bool = False) -> dict[str, Any]:
-        """Check the indexes against the DB and fix them (see :mod:`search.indexes`); the reports."""
+    def sync(self, rebuild: bool = False, reuse: bool = True) -> dict[str, Any]:
+        """Check the indexes against the DB and fix them (see :mod:`search.indexes`); the reports.
+        ``reuse=False`` with ``rebuild`` re-embeds every row instead of reusing current vectors."""
         with self._lock, self.writers.shared():
-            reports: dict[str, Any] = dict(self.indexes.sync(rebuild=rebuild))
+            reports: dict[str, Any] = dict(self.indexes.sync(rebuild=rebuild, reuse=reuse))
             reports[METADATA] = self.meta.sync(rebuild=rebuild)
             self._table = ann_db.window_table(self.lib)
             self._descs = {r.id: r for r in ann_db.list_descriptions(self.lib) if r.kind in INDEXED_KINDS}
@@ -175,9 +176,9 @@ class Engine:
         if not self._synced:
             self.sync()
 
-    def reindex(self) -> dict[str, Any]:
+    def reindex(self, re_embed: bool = False) -> dict[str, Any]:
         t0 = time.perf_counter()
-        reports = self.sync(rebuild=True)
+        reports = self.sync(rebuild=True, reuse=not re_embed)
         return {"model_version": self.model.version, "seconds": round(time.perf_counter() - t0, 3),
                 "indexes": reports}
 

@@ -147,11 +147,12 @@ class IndexManager:
 
     # ---- syncing ------------------------------------------------------------------------------
 
-    def sync(self, rebuild: bool = False) -> dict[str, SyncReport]:
+    def sync(self, rebuild: bool = False, reuse: bool = True) -> dict[str, SyncReport]:
         """Bring both indexes in line with the DB (see the module docstring); ``rebuild`` rebuilds both
-        (from the vectors they hold where the DB says they are current, re-embedding the rest)."""
+        (from the vectors they hold where the DB says they are current, re-embedding the rest; with
+        ``reuse=False`` re-embedding every row)."""
         self.sync_description_rows()
-        return {WINDOWS: self._sync(WINDOWS, rebuild), DESCRIPTIONS: self._sync(DESCRIPTIONS, rebuild)}
+        return {WINDOWS: self._sync(WINDOWS, rebuild, reuse), DESCRIPTIONS: self._sync(DESCRIPTIONS, rebuild, reuse)}
 
     def sync_description_rows(self) -> None:
         """Make the ``model``/``clip`` description rows match the model's and the clips' texts."""
@@ -186,7 +187,7 @@ class IndexManager:
         if drop or new:
             logger.info("descriptions: %d added, %d removed", len(new), len(drop))
 
-    def _sync(self, name: str, rebuild: bool) -> SyncReport:
+    def _sync(self, name: str, rebuild: bool, reuse: bool = True) -> SyncReport:
         report = SyncReport(name)
         db_ids, ok_ids = self._db_state(name)
         current, why = current_index(self.indexes[name], self.path(name), name, self.model,
@@ -195,7 +196,7 @@ class IndexManager:
         if index is None:
             report.rebuilt = True
             logger.info("building the %s index anew (%s)", name, report.reason)
-            index, reused = self._reuse(name, current, ok_ids, len(db_ids))
+            index, reused = self._reuse(name, current if reuse else None, ok_ids, len(db_ids))
             report.reused = len(reused)
             todo = np.setdiff1d(db_ids, reused)
         else:

@@ -71,8 +71,9 @@ class SearchEngine(Protocol):
     def delete_clip(self, clip_id: int) -> None:
         """Remove a clip, its windows and their index entries (raises NotFound)."""
 
-    def reindex(self) -> dict[str, Any]:
-        """Re-embed everything with the active model and rebuild the indexes."""
+    def reindex(self, re_embed: bool = False) -> dict[str, Any]:
+        """Rebuild the indexes: vectors the active model already made are reused and the rest embedded;
+        ``re_embed`` embeds every row again."""
 
     def status(self) -> dict[str, Any]:
         """Model name/version, clip and window counts, index types and sizes, default settings."""

@@ -256,8 +256,8 @@ class FakeEngine:
         self._log("delete_clip", clip_id=clip_id)
         del self.clips[self._clip(clip_id).id]
 
-    def reindex(self) -> dict[str, Any]:
-        self._log("reindex")
+    def reindex(self, re_embed: bool = False) -> dict[str, Any]:
+        self._log("reindex", re_embed=re_embed)
         return {"clips": len(self.clips), "windows": 0}
 
     def status(self) -> dict[str, Any]:

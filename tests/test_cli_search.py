@@ -204,6 +204,10 @@ def test_reindex_rebuilds_every_index(run: Run) -> None:
     assert {"windows", "descriptions"} <= set(doc["indexes"])
     assert all(r["rebuilt"] for r in doc["indexes"].values())
     assert doc["indexes"]["windows"]["size"] > len(SAMPLE_FILES)
+    assert doc["indexes"]["windows"]["reused"] == doc["indexes"]["windows"]["size"]  # nothing re-embedded
+    forced = one_document(run("reindex", "--re-embed", "--json"))
+    assert forced["indexes"]["windows"]["reused"] == 0
+    assert forced["indexes"]["windows"]["embedded"] == forced["indexes"]["windows"]["size"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -273,6 +273,12 @@ def test_reindex_and_status(engine: Engine, clips: dict[str, int]) -> None:
     report = engine.reindex()
     n_windows = engine.status()["windows"]
     assert report["indexes"][WINDOWS]["rebuilt"] and report["indexes"][WINDOWS]["size"] == n_windows
+    # the vectors the active model made are reused, not embedded again (issue 12)
+    assert report["indexes"][WINDOWS]["reused"] == n_windows
+    assert engine.model.windows_embedded == before  # type: ignore[attr-defined]
+    report = engine.reindex(re_embed=True)
+    assert report["indexes"][WINDOWS]["rebuilt"] and report["indexes"][WINDOWS]["size"] == n_windows
+    assert report["indexes"][WINDOWS]["reused"] == 0
     assert engine.model.windows_embedded - before == n_windows  # type: ignore[attr-defined]
     status = engine.status()
     assert (status["model"], status["model_version"], status["clips"]) == ("fake", "fake-v1", len(clips))

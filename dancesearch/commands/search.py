@@ -348,11 +348,15 @@ def generate(
         typer.echo(f"wrote {motion.duration:.1f} s of motion ({motion.n_frames} frames) to {out}")
 
 
-def reindex(json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None,
+def reindex(re_embed: Annotated[bool, typer.Option(
+                "--re-embed", help="Embed every window again even where the stored vectors are the active "
+                                   "model's (default: reuse them, re-embedding only the rest).")] = False,
+            json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None,
             db: DbOpt = None) -> None:
-    """Re-embed the whole library with the model and rebuild every index (after a model change)."""
+    """Rebuild every index from the library with the model: vectors the active model already made are
+    reused, the rest (all of them after a model change, or with --re-embed) are embedded."""
     with cli_errors(), engine_for(model, data_dir, db, progress=True) as engine:
-        report = engine.reindex()
+        report = engine.reindex(re_embed=re_embed)
     if json_out:
         print_json(report)
         return
