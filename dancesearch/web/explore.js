@@ -1,26 +1,32 @@
 // Beyond search (issue 13): interpolate between two clips or texts and play the motions along the path
 // side by side; restyle a library clip beside its original; classify a library clip against labels written
-// as text. Talks to /api/interpolate, /api/stylize, /api/clips/{id}/motion and /api/classify/{id}; one
-// SkeletonPlayer per motion (disposed when the next strip is shown).
+// as text (probabilities overall and per span). Talks to /api/interpolate, /api/stylize,
+// /api/clips/{id}/motion and /api/classify/{id}; one SkeletonPlayer per motion in the strip (disposed
+// when the next strip is shown, paused while the panel is closed).
 import { SkeletonPlayer } from './player.js';
 
 const $ = (sel) => document.querySelector(sel);
 let players = [];
 
-async function post(url, body) {
-  const resp = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
-                                  body: JSON.stringify(body) });
+// The server's message: `detail` as text, or FastAPI's validation list as "field: message" lines.
+function problem(data, resp) {
+  if (typeof data.detail === 'string') return data.detail;
+  if (Array.isArray(data.detail) && data.detail.length) {
+    return data.detail.map((d) => `${(d.loc || []).slice(1).join('.') || 'request'}: ${d.msg}`).join('; ');
+  }
+  return `HTTP ${resp.status}`;
+}
+
+async function call(url, options) {
+  const resp = await fetch(url, options);
   const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(typeof data.detail === 'string' ? data.detail : `HTTP ${resp.status}`);
+  if (!resp.ok) throw new Error(problem(data, resp));
   return data;
 }
 
-async function get(url) {
-  const resp = await fetch(url);
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(typeof data.detail === 'string' ? data.detail : `HTTP ${resp.status}`);
-  return data;
-}
+const post = (url, body) => call(url, {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const get = (url) => call(url);
 
 function say(text, isError = false) {
   const line = $('#explore-status');
@@ -28,7 +34,19 @@ function say(text, isError = false) {
   line.classList.toggle('error', isError);
 }
 
-// Plays motions side by side in the strip, each captioned; the previous strip's players are freed.
+function busy(form, on) {
+  for (const button of form.querySelectorAll('button')) button.disabled = on;
+}
+
+// A positive whole clip id from an input, or an Error the status line shows.
+function clipId(input) {
+  const id = Number(input.value);
+  if (!input.value.trim() || !Number.isInteger(id) || id < 1) throw new Error('give a clip id (a whole number, see the result cards)');
+  return id;
+}
+
+// Plays motions side by side in the strip, each captioned with a frame counter; the previous strip's
+// players are freed.
 function showStrip(motions, captions) {
   for (const p of players) p.dispose();
   players = [];
@@ -40,62 +58,97 @@ function showStrip(motions, captions) {
     const view = document.createElement('div');
     view.className = 'viewport';
     const caption = document.createElement('figcaption');
-    caption.textContent = captions[i];
+    const name = document.createElement('span');
+    name.className = 'step-name';
+    name.textContent = captions[i];
+    const counter = document.createElement('span');
+    counter.className = 'frame-counter';
+    caption.append(name, counter);
     cell.append(view, caption);
     strip.append(cell);
-    const player = new SkeletonPlayer(view, motion, null, () => {});
+    const player = new SkeletonPlayer(view, motion, null, (frame, total) => {
+      counter.textContent = `${frame + 1} / ${total}`;
+      counter.dataset.frame = frame;
+    });
+    player.setVisible($('#explore').open);
     player.play();
     players.push(player);
   });
 }
+
+$('#explore')?.addEventListener('toggle', () => {
+  for (const p of players) p.setVisible($('#explore').open);
+});
 
 function showPath(path) {
   showStrip(path.motions, path.ts.map((t) => `t = ${t.toFixed(2)}`));
   say(`${path.motions.length} motions from “${path.a}” to “${path.b}” (${path.decoder} decoder)`);
 }
 
-$('#interpolate-form')?.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  say('Interpolating…');
-  try {
-    showPath(await post('/api/interpolate', {
-      a: $('#interp-a').value.trim(), b: $('#interp-b').value.trim(), steps: Number($('#interp-steps').value),
-    }));
-  } catch (err) { say(err.message, true); }
+// Runs `work` for a form's submit: buttons disabled meanwhile, errors on the status line.
+function onSubmit(id, pending, work) {
+  const form = $(id);
+  form?.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    busy(form, true);
+    say(pending);
+    try { await work(); } catch (err) { say(err.message, true); } finally { busy(form, false); }
+  });
+}
+
+onSubmit('#interpolate-form', 'Interpolating…', async () => {
+  const a = $('#interp-a').value.trim();
+  const b = $('#interp-b').value.trim();
+  if (!a || !b) throw new Error('give both ends: clip:ID (optionally @START-END) or a text');
+  showPath(await post('/api/interpolate', { a, b, steps: Number($('#interp-steps').value) }));
 });
 
-$('#classify-form')?.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const id = $('#classify-clip').value.trim();
+function probRow(label, p) {
+  const row = document.createElement('div');
+  row.className = 'prob';
+  const name = document.createElement('span');
+  name.className = 'prob-label';
+  name.textContent = label;
+  const bar = document.createElement('meter');
+  bar.min = 0; bar.max = 1; bar.value = p;
+  const value = document.createElement('span');
+  value.className = 'prob-value';
+  value.textContent = p.toFixed(3);
+  row.append(name, bar, value);
+  return row;
+}
+
+const secs = (x) => String(Number(x.toFixed(2)));   // 4, 4.04: the end-aligned last span stays distinct
+
+// One line per span: its seconds, most likely label and that label's probability.
+function spanList(spans) {
+  const list = document.createElement('ol');
+  list.className = 'spans';
+  for (const s of spans) {
+    const item = document.createElement('li');
+    item.textContent = `${secs(s.start)}–${secs(s.end)} s: ${s.best} ${s.probabilities[s.best].toFixed(2)}`;
+    list.append(item);
+  }
+  return list;
+}
+
+onSubmit('#classify-form', 'Classifying…', async () => {
+  const id = clipId($('#classify-clip'));
   const labels = $('#classify-labels').value.trim();
-  say('Classifying…');
-  try {
-    const result = await get(`/api/classify/${encodeURIComponent(id)}?labels=${encodeURIComponent(labels)}`);
-    const rows = Object.entries(result.probabilities).sort((a, b) => b[1] - a[1]);
-    $('#classification').replaceChildren(...rows.map(([label, p]) => {
-      const row = document.createElement('div');
-      row.className = 'prob';
-      row.innerHTML = '<span></span><meter min="0" max="1"></meter><span></span>';
-      row.children[0].textContent = label;
-      row.children[1].value = p;
-      row.children[2].textContent = p.toFixed(3);
-      return row;
-    }));
-    say(`clip ${id}: ${result.best} (${result.spans.length} spans)`);
-  } catch (err) { say(err.message, true); }
+  $('#classification').replaceChildren();
+  const result = await get(`/api/classify/${id}?labels=${encodeURIComponent(labels)}`);
+  const rows = Object.entries(result.probabilities).sort((x, y) => y[1] - x[1]);
+  $('#classification').replaceChildren(...rows.map(([label, p]) => probRow(label, p)), spanList(result.spans));
+  say(`clip ${id}: ${result.best} (${result.spans.length} spans)`);
 });
 
-$('#stylize-form')?.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const clipId = Number($('#stylize-clip').value);
+onSubmit('#stylize-form', 'Restyling…', async () => {
+  const id = clipId($('#stylize-clip'));
   const style = $('#stylize-style').value.trim();
-  say('Restyling…');
-  try {
-    const [original, styled] = await Promise.all([
-      get(`/api/clips/${clipId}/motion`),
-      post('/api/stylize', { clip_id: clipId, style }),
-    ]);
-    showStrip([original, styled.motion], [`clip ${clipId}`, `${style} (${styled.method}, ${styled.strength})`]);
-    say(`clip ${clipId} restyled as “${style}”` + (styled.source_style ? ` from “${styled.source_style}”` : ''));
-  } catch (err) { say(err.message, true); }
+  const [original, styled] = await Promise.all([
+    get(`/api/clips/${id}/motion`),
+    post('/api/stylize', { clip_id: id, style }),
+  ]);
+  showStrip([original, styled.motion], [`clip ${id}`, `${style} (${styled.method}, ${styled.strength})`]);
+  say(`clip ${id} restyled as “${style}”` + (styled.source_style ? ` from “${styled.source_style}”` : ''));
 });
