@@ -205,3 +205,39 @@ def test_drop_zone_keeps_the_right_column(panel: Page) -> None:
     assert drop["x"] >= search["x"] + search["width"] and drop["y"] == pytest.approx(search["y"], abs=1)
     assert search["y"] < mode["y"] < filters["y"] and filters["x"] == pytest.approx(search["x"], abs=1)
     assert filters["width"] > 600   # the five filter fields are readable, not squeezed into the side column
+
+
+def test_strip_frees_hidden_cards_players(browser: Browser, library: tuple[str, dict[str, int]]) -> None:
+    """A 12-step strip needs 12 WebGL contexts (Chromium keeps 16): result cards out of view give theirs
+    back while it is shown, and play again when scrolled to."""
+    url, ids = library
+    context = browser.new_context(viewport={"width": 1400, "height": 700})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        pg.goto(url + "/")
+        pg.fill("#query", "a person runs")
+        pg.press("#query", "Enter")
+        cards = pg.locator(".card")
+        cards.first.wait_for(timeout=10_000)
+        wait_playing(cards.first)
+        pg.click("#explore summary")
+        pg.fill("#interp-a", f"clip:{ids['wave']}")
+        pg.fill("#interp-b", f"clip:{ids['run']}")
+        pg.fill("#interp-steps", "12")
+        pg.evaluate("document.querySelector('#explore').scrollIntoView({block: 'start'})")
+        pg.click("#interpolate-form button")
+        status = status_after(pg, "Interpolating")
+        assert status.inner_text().startswith("12 motions from"), status.inner_text()
+        steps = pg.locator("#interpolation .step")
+        steps.last.scroll_into_view_if_needed()
+        wait_playing(steps.last)
+        assert steps.locator("canvas").count() == 12
+        pg.wait_for_function("document.querySelector('.card canvas') === null", timeout=5_000)
+        assert cards.first.locator(".poster").is_visible()
+        pg.evaluate("window.scrollTo(0, 0)")
+        wait_playing(cards.first)
+    finally:
+        context.close()
+    assert not errors, errors

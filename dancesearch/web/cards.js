@@ -33,8 +33,10 @@ function touch(card) {
   if (card.player) live.push(card);
 }
 
+let reserved = 0;   // players the page shows elsewhere (the Beyond search strip)
+
 function evict() {
-  while (live.length > MAX_PLAYERS) {
+  while (live.length > Math.max(0, MAX_PLAYERS - reserved)) {
     const victim = live.find((c) => !c.visible);
     if (!victim) return;
     live.splice(live.indexOf(victim), 1);
@@ -42,6 +44,13 @@ function evict() {
     victim.player = null;
     victim.querySelector('.poster').hidden = false;
   }
+}
+
+// Another part of the page (the Beyond search strip, up to 12) plays `n` motions: cards out of view keep
+// fewer players, as Chromium loses the oldest WebGL contexts past 16 (cards in view always get one).
+export function reservePlayers(n) {
+  reserved = n;
+  evict();
 }
 
 async function startPlayer(card) {

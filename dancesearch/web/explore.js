@@ -3,6 +3,7 @@
 // as text (probabilities overall and per span). Talks to /api/interpolate, /api/stylize,
 // /api/clips/{id}/motion and /api/classify/{id}; one SkeletonPlayer per motion in the strip (disposed
 // when the next strip is shown, paused while the panel is closed).
+import { reservePlayers } from './cards.js';
 import { SkeletonPlayer } from './player.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -50,6 +51,7 @@ function clipId(input) {
 function showStrip(motions, captions) {
   for (const p of players) p.dispose();
   players = [];
+  reservePlayers(motions.length);
   const strip = $('#interpolation');
   strip.replaceChildren();
   motions.forEach((motion, i) => {
