@@ -97,6 +97,11 @@ def test_figures_state_repetitions_and_targets(quick_report: dict[str, Any]) -> 
     for mode in ("in_process", "http"):
         assert set(report["latency"][mode]) == {"text_to_motion", "motion_to_motion", "motion_to_text"}
         assert all(s["n"] == report["latency"]["repetitions"] for s in report["latency"][mode].values())
+    # a same-run reference (the bare text encoder) and every latency p50 as a ratio to it
+    assert report["latency"]["reference_text_encoder"]["n"] == report["latency"]["repetitions"]
+    ratios = report["latency"]["ratio_to_text_encoder"]
+    assert len(ratios) == 6 and all(v > 0 for v in ratios.values())
+    assert "multiple of the text encoder" in quick_report["md"]
     assert report["load"]["clients"] == 8 and report["load"]["errors"] == 0
     sizes = report["scale"]["sizes"]
     assert [s["n"] for s in sizes] == sorted(report["run"]["sizes"])

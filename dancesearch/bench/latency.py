@@ -1,5 +1,7 @@
 """Query latency section: text -> motion, motion -> motion and motion -> text, in process through
-the engine and over HTTP, each with ``latency_repeats`` measured queries after a warm-up.
+the engine and over HTTP, each with ``latency_repeats`` measured queries after a warm-up, plus a
+reference measured in the same run (the bare text-encoder forward pass of a new text) to which every
+p50 is also given as a ratio, since absolute timings swing between runs on a shared machine.
 
 Every text query is a text not seen before in the run (see :mod:`dancesearch.bench.queries`), with
 ``generate="never"`` so the figure is the search itself (the fallback generation of weak matches is
@@ -73,6 +75,10 @@ def run_latency(cfg: BenchConfig, engine: Engine, base_url: str, texts: TextPool
     log.info("latency: over HTTP, %d queries per direction", cfg.latency_repeats)
     with httpx.Client(base_url=base_url, timeout=60.0) as client:
         http = measure_calls(http_calls(client, texts, clips), cfg.latency_repeats, cfg.warmup)
+    log.info("latency: reference, the bare text encoder on %d new texts", cfg.latency_repeats)
+    encoder = engine.model.minilm if hasattr(engine.model, "minilm") else None
+    reference = None if encoder is None else latencies_ms(lambda i: encoder([texts.take()]), cfg.latency_repeats,
+                                                          cfg.warmup)
     import faiss
 
     t = cfg.targets
@@ -81,6 +87,12 @@ def run_latency(cfg: BenchConfig, engine: Engine, base_url: str, texts: TextPool
         "library_windows": int(engine.status()["windows"]),
         "in_process": {k: v.to_json() for k, v in inproc.items()},
         "http": {k: v.to_json() for k, v in http.items()},
+        # Absolute timings swing 2-3x between runs on shared machines: every p50 is also given as a ratio
+        # to the bare text-encoder forward pass (MiniLM, one new text, in process) measured in this run.
+        "reference_text_encoder": None if reference is None else reference.to_json(),
+        "ratio_to_text_encoder": None if reference is None or reference.p50 <= 0 else {
+            f"{mode} {k}": round(v.p50 / reference.p50, 2)
+            for mode, d in (("in_process", inproc), ("http", http)) for k, v in d.items()},
         "targets": {
             "http_text_p50": target_entry(http["text_to_motion"].p50, t["http_text_p50_ms"],
                                           "text query p50 over HTTP, ms"),

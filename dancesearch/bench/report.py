@@ -94,7 +94,14 @@ def _latency(s: dict[str, Any]) -> list[str]:
     for mode, label in (("in_process", "in process (Engine)"), ("http", "HTTP (uvicorn, httpx)")):
         for direction, v in s[mode].items():
             rows.append([direction.replace("_", " "), label, v["n"], v["p50"], v["p95"], v["p99"], v["mean"]])
+    ref = s.get("reference_text_encoder")
+    if ref:
+        rows.append(["reference: text encoder alone (MiniLM, a new text)", "in process", ref["n"], ref["p50"],
+                     ref["p95"], ref["p99"], ref["mean"]])
     lines += _table(["direction", "mode", "repetitions", "p50 ms", "p95 ms", "p99 ms", "mean ms"], rows)
+    if s.get("ratio_to_text_encoder"):
+        lines += ["", "p50 as a multiple of the text encoder's p50 in the same run: " + ", ".join(
+            f"{k.replace('_', ' ')} {v:g}x" for k, v in s["ratio_to_text_encoder"].items()) + "."]
     lines += [f"- {t['what']}: {_f(t['value'])} -> {_target(t)}" for t in s["targets"].values()]
     return lines + [""]
 
