@@ -21,6 +21,12 @@ same for the 19 joints of :mod:`motion.skeleton`:
    -> neck) at the arc-length fractions the corpus rigs have (SPINE_FRACTION, CHEST_FRACTION: medians
    over the train split of the built-in mappings, measured by ``/tmp``-free code in
    :func:`spine_fractions`), so recognised rigs and built-in rigs agree on what "spine" and "chest" mean.
+   When names find no limbs at all (joints named ``b001``, ``bone_12``, another language), the limbs come
+   from the shape of the hierarchy alone (:func:`_limbs_by_topology`): the two mirrored chains closest to
+   the root are the legs, the next mirrored pair on the trunk the arms, their two longest consecutive bones
+   the thigh and shin or upper arm and forearm, and the performer's left is up x forward with forward the
+   way the feet point; the head is then the last real joint above the arms' branch, the neck the one joint
+   between them. Units that only names tell (CMU's 0.05644 m) cannot be told then (docs/skeletons.md).
 4. **Interpolation, recorded.** No neck: between chest-top and head (NECK_T). No toe: ahead of the ankle
    along the foot (the ankle's End Site or, failing that, the ankle itself). One spine joint: it stands
    for both spine and chest. Each filled joint is listed in :attr:`Recognition.interpolated`.
@@ -113,7 +119,7 @@ class Recognition:
     matched: dict[str, str]                 # canonical joint -> source joint it was taken from (direct ones)
     interpolated: dict[str, str]            # canonical joint -> how it was filled
     convention: str                          # closest known naming convention
-    by: str                                  # "names" or "names and hierarchy"
+    by: str                                  # "names", "names and hierarchy" or "hierarchy"
     confidence: float                        # 0..1
     notes: list[str] = field(default_factory=list)
 
@@ -260,6 +266,91 @@ def _sides_by_geometry(sk: _Skeleton) -> None:
         sk.bases[left] = sk.bases[right] = stem
 
 
+LIMB_SEARCH_JOINTS = 5
+"""Joints from a limb's branch point within which its two long bones lie (branch, collar or hip bone, upper
+bone, lower bone, hand or foot): what lies further out (fingers, toes, props) neither decides whether two
+chains mirror each other nor which bones are the limb's."""
+
+
+def _main_chain(sk: _Skeleton, j: int) -> list[int]:
+    """``j`` and the joints below it along :func:`_first_child` (the longest bone at each step)."""
+    chain = [j]
+    while (nxt := _first_child(sk, chain[-1])) is not None and not sk.end_site[nxt]:
+        chain.append(nxt)
+    return chain
+
+
+def _chain_length(sk: _Skeleton, chain: list[int]) -> float:
+    return sum(sk.length(a, b) for a, b in zip(chain, chain[1:], strict=False))
+
+
+def _limb_joints(sk: _Skeleton, branch: int, chain: list[int]) -> tuple[int, int, int] | None:
+    """(top, mid, end) of a limb chain hanging from ``branch``: the two consecutive longest bones (thigh and
+    shin, upper arm and forearm) of branch + chain; a clavicle, hip bone, hand or foot is shorter."""
+    path = [branch, *chain][:LIMB_SEARCH_JOINTS]  # past the hand or foot: fingers, toes, props
+    if len(path) < 3:
+        return None
+    best = max(range(len(path) - 2), key=lambda i: sk.length(path[i], path[i + 1]) + sk.length(path[i + 1], path[i + 2]))
+    top, mid, end = path[best], path[best + 1], path[best + 2]
+    return None if top == branch and sk.children(branch).count(chain[0]) == 0 else (top, mid, end)
+
+
+def _mirrored_pairs(sk: _Skeleton, scale: float) -> list[tuple[int, int, int]]:
+    """(branch joint, child a, child b): two children of one joint starting chains of >= 2 bones of about the
+    same length at the same distance from it (limbs), closest to the root first."""
+    pairs = []
+    for b in range(len(sk.names)):
+        kids = [c for c in sk.children(b) if not sk.end_site[c] and not sk.helper(c)]
+        chains = {c: _main_chain(sk, c)[:LIMB_SEARCH_JOINTS - 1] for c in kids}
+        for i, a in enumerate(kids):
+            for c in kids[i + 1:]:
+                la, lc = _chain_length(sk, chains[a]), _chain_length(sk, chains[c])
+                if len(chains[a]) < 3 or len(chains[c]) < 3 or min(la, lc) < 0.15 * scale:
+                    continue
+                if abs(la - lc) > 0.15 * max(la, lc) or abs(sk.length(b, a) - sk.length(b, c)) > 0.05 * scale:
+                    continue
+                pairs.append((len(sk.ancestors(b)), b, a, c))
+    return [(b, a, c) for _, b, a, c in sorted(pairs)]
+
+
+def _limbs_by_topology(sk: _Skeleton, scale: float) -> dict[tuple[str, str], tuple[int, int, int]] | None:
+    """Legs and arms when names do not say: the mirrored pair of chains closest to the root are the legs,
+    the next mirrored pair outside them (on the trunk, above) the arms. Sides from the pose: the performer's
+    left is up x forward, with forward the way the feet point (right-handed axes; a mirrored file is caught
+    later by the facing-versus-travel check of :mod:`motion.orientation`)."""
+    pairs = _mirrored_pairs(sk, scale)
+    if len(pairs) < 2:
+        return None
+    leg_b, la, lb = pairs[0]
+    in_legs = {la, lb} | {j for j in range(len(sk.names)) if la in sk.ancestors(j) or lb in sk.ancestors(j)}
+    arms = [p for p in pairs[1:] if p[0] not in in_legs and p[0] != leg_b]
+    if not arms:
+        return None
+    arm_b, aa, ab = arms[0]
+    legs = [_limb_joints(sk, leg_b, _main_chain(sk, c)) for c in (la, lb)]
+    arm_chains = [_limb_joints(sk, arm_b, _main_chain(sk, c)) for c in (aa, ab)]
+    if any(x is None for x in (*legs, *arm_chains)):
+        return None
+    leg_a, leg_c = legs
+    arm_a, arm_c = arm_chains
+    assert leg_a is not None and leg_c is not None and arm_a is not None and arm_c is not None
+    if leg_a[0] == leg_c[0] or arm_a[0] == arm_c[0]:
+        return None
+    # The performer's left = up x forward (right-handed axes): up from the legs' to the arms' branch,
+    # forward from each ankle to the joint below it (the toes point forward).
+    up = sk.rest[arm_b] - sk.rest[leg_b]
+    toes = [t for t in (_first_child(sk, leg_a[2]), _first_child(sk, leg_c[2])) if t is not None]
+    forward = sum((sk.rest[t] - sk.rest[sk.parents[t]] for t in toes), np.zeros(3))
+    forward = forward - up * float(np.dot(forward, up)) / max(float(np.dot(up, up)), 1e-12)
+    left = np.cross(up, forward)
+    if not np.linalg.norm(left):  # no toes to tell: an arbitrary but consistent side (checked later)
+        left = sk.rest[leg_a[0]] - sk.rest[leg_c[0]]
+    leg_first = float(np.dot(sk.rest[leg_a[0]] - sk.rest[leg_c[0]], left)) > 0
+    arm_first = float(np.dot(sk.rest[arm_a[0]] - sk.rest[arm_c[0]], left)) > 0
+    return {("l", "leg"): leg_a if leg_first else leg_c, ("r", "leg"): leg_c if leg_first else leg_a,
+            ("l", "arm"): arm_a if arm_first else arm_c, ("r", "arm"): arm_c if arm_first else arm_a}
+
+
 def closest_convention(bases: set[str]) -> tuple[str, float, list[str]]:
     """(name, share of its telltale names present, the telltale names missing) of the closest convention."""
     scored = []
@@ -302,7 +393,15 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
                      if (s, k) not in limbs]
     bases = set(sk.bases)
     if missing_limbs:
-        raise UnrecognisedRig(joint_names, bases, f"no {', '.join(missing_limbs)} chain was found")
+        found = _limbs_by_topology(sk, scale)
+        if found is None:
+            raise UnrecognisedRig(joint_names, bases, f"no {', '.join(missing_limbs)} chain was found, by names "
+                                                      "or by the shape of the hierarchy")
+        limbs = found
+        by = "hierarchy"
+        notes.append("limbs: from the shape of the hierarchy (two mirrored chains below the trunk = legs, two "
+                     "above = arms; thigh/shin and upper arm/forearm = the two longest bones of each chain); "
+                     "left/right from the rest pose, checked against the motion afterwards")
 
     joints: dict[str, JointSource] = {}
     matched: dict[str, str] = {}
@@ -359,9 +458,13 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
                     and sk.sides[c] is None]
             if not kids:
                 break
+            if by == "hierarchy":
+                kids = [c for c in kids if not sk.end_site[c]]  # nameless: the head-top End Site is not the head
+                if not kids:
+                    break
             j = max(kids, key=lambda c: sk.length(j, c) + 1e-6 * (not sk.end_site[c]))
             head = j
-        by = "names and hierarchy"
+        by = "names and hierarchy" if by == "names" else by
         if head is None:
             raise UnrecognisedRig(joint_names, bases, "no head joint and no chain above the shoulders")
         notes.append(f"head: top of the chain above the shoulders ({sk.names[head]})")
@@ -370,6 +473,10 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
     necks = [a for a in head_chain if NECK_WORD in sk.bases[a] and sk.sides[a] is None
              and a not in sk.ancestors(chest_top) and a != chest_top]
     neck_joint = necks[0] if necks else None
+    between = [a for a in head_chain if chest_top in sk.ancestors(a) and not sk.helper(a)]
+    if neck_joint is None and by == "hierarchy" and len(between) == 1:
+        neck_joint = between[0]  # nameless rig: the one joint between the arms' branch and the head
+        notes.append(f"neck: the joint between the shoulders' branch and the head ({sk.names[neck_joint]})")
     if neck_joint is not None:
         direct("neck", neck_joint)
     else:
@@ -384,6 +491,8 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
     _spine_points(sk, chain, l_hip, r_hip, joints, interpolated)
 
     name, share, _ = closest_convention(bases)
+    if by == "hierarchy" and share < 0.25:
+        name = "unknown joint names"  # no convention is close: do not pretend one is
     n_interp = sum(1 for k in interpolated if k not in ("pelvis", "spine", "chest"))
     confidence = round(max(0.05, min(1.0, 0.5 + 0.5 * share - 0.08 * n_interp - (0.15 if by != "names" else 0))), 2)
     missing = [j for j in JOINTS if j not in joints]

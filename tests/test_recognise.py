@@ -116,6 +116,55 @@ def test_random_conventions_read_back(originals: list[Motion], name: str, units:
     assert detected["up"] == up
 
 
+def _opaque(text: str) -> str:
+    """The BVH with every joint renamed ``b000``, ``b001``, ...: no name can help."""
+    import re
+
+    names = re.findall(r"(?:ROOT|JOINT)\s+(.+)", text)
+    for i, name in enumerate(sorted(set(names), key=len, reverse=True)):
+        text = re.sub(rf"((?:ROOT|JOINT)\s+){re.escape(name)}\s*$", rf"\g<1>b{i:03d}", text, flags=re.M)
+    return text
+
+
+@pytest.mark.parametrize("name", ["mixamo", "smpl", "unreal", "unity", "biped", "xsens", "optitrack",
+                                  "vicon_inch_zup", "rigify", "humanik_mm"])
+def test_nameless_rigs_are_recognised_by_their_hierarchy(name: str, originals: list[Motion]) -> None:
+    """Joint names that say nothing: legs and arms from the mirrored chains, sides from the way the feet
+    point, head and neck from the trunk above the arms (every limb joint and the head within 2 cm)."""
+    original = originals[0]
+    back = to_canonical(read_bvh_text(_opaque(convention_bvh(CONVENTIONS[name], original))))
+    assert back.meta["detected"]["recognised_by"] == "hierarchy"
+    assert not back.meta["detected"]["mirrored_labels"]
+    scale = float(back.meta["detected"]["body_scaled"])
+    n = min(back.n_frames, original.n_frames)
+    error = np.abs(_relative(back.positions[:n]) - scale * _relative(original.positions[:n])).max()
+    assert error < TOLERANCE_M, (name, error)
+
+
+def test_a_long_prop_joint_under_a_hand_changes_nothing(originals: list[Motion]) -> None:
+    """A held object (``Prop1``, 1.5 m) below the right hand, named or not."""
+    from motion.bvh_write import tree_bvh_text
+    from motion.conventions import UNITS_M, build
+
+    conv, original = CONVENTIONS["mixamo"], originals[1]
+    names, parents, pos, dirs, ends = build(conv, original.positions)
+    hand = names.index(conv.prefix + "RightHand")
+    along = pos[:, hand] - pos[:, parents[hand]]
+    prop = pos[:, hand] + 1.5 * along / np.linalg.norm(along, axis=1, keepdims=True)
+    at = hand + 1  # joints in depth-first order: the prop right after its hand
+    names = [*names[:at], "Prop1", *names[at:]]
+    parents = [*parents[:at], hand, *(q + 1 if q >= at else q for q in parents[at:])]
+    pos = np.concatenate([pos[:, :at], prop[:, None], pos[:, at:]], axis=1)
+    dirs = np.concatenate([dirs[:at], dirs[hand:hand + 1], dirs[at:]])
+    ends = {(k + 1 if k >= at else k): v / UNITS_M[conv.units] for k, v in ends.items()}
+    text = tree_bvh_text(names, parents, pos / UNITS_M[conv.units], original.fps, dirs, end_sites=ends)
+    for variant in (text, _opaque(text)):
+        back = to_canonical(read_bvh_text(variant))
+        n = min(back.n_frames, original.n_frames)
+        error = np.abs(_relative(back.positions[:n]) - _relative(original.positions[:n])).max()
+        assert error < TOLERANCE_M, (back.meta["detected"]["recognised_by"], error)
+
+
 def test_labels_named_from_the_camera_are_swapped_back(originals: list[Motion]) -> None:
     conv = CONVENTIONS["mixamo"]
     swapped = Convention(**{**conv.__dict__, "shoulder": "{S}Arm", "prefix": ""})
