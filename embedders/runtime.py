@@ -125,7 +125,7 @@ class DanceSearchModel:
         todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
         if todo:
             if self._text_encoder is None:
-                self._text_encoder = FrozenMiniLM()
+                self._text_encoder = FrozenMiniLM(fast=True)
             for t, e in zip(todo, self._text_encoder.encode(todo), strict=True):
                 if len(self._text_cache) >= _TEXT_CACHE_MAX:
                     self._text_cache.pop(next(iter(self._text_cache)))

@@ -220,6 +220,27 @@ def test_frozen_minilm_matches_sentence_transformers(minilm) -> None:  # type: i
     assert not any(p.requires_grad for p in minilm.model.parameters())
 
 
+def test_fast_minilm_runs_in_onnx_runtime_and_embeds_the_same(minilm, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The serving path (ONNX Runtime, exported once into the cache folder) gives PyTorch's embeddings, for
+    batches with padding and texts longer and shorter than the export sample; a second encoder reuses the
+    exported file; a broken cache file falls back to PyTorch instead of failing."""
+    from embedders.text import FrozenMiniLM
+
+    monkeypatch.setenv("DANCESEARCH_CACHE", str(tmp_path))
+    fast = FrozenMiniLM(device="cpu", fast=True)
+    assert fast.onnx is not None and len(list(tmp_path.glob("minilm-*.onnx"))) == 1
+    texts = ["jump", "a slow waltz turning to the left with the arms held high over the head, then a bow",
+             "a dancer spins twice and bows", "hip-hop"]
+    for batch in (1, 4):
+        assert torch.allclose(fast.encode(texts, batch_size=batch), minilm.encode(texts), atol=1e-5)
+    again = FrozenMiniLM(device="cpu", fast=True)
+    assert again.onnx is not None and len(list(tmp_path.glob("*"))) == 1  # no second export
+    next(tmp_path.glob("minilm-*.onnx")).write_bytes(b"not a graph")
+    broken = FrozenMiniLM(device="cpu", fast=True)
+    assert broken.onnx is None
+    assert torch.allclose(broken.encode(["jump"]), minilm.encode(["jump"]), atol=1e-6)
+
+
 def test_frozen_minilm_caches_by_text(minilm) -> None:  # type: ignore[no-untyped-def]
     first = minilm.encode(["salsa basic step"])
     size = len(minilm.cache)
