@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -71,9 +70,18 @@ def _drop_value(text: str, row: int) -> str:
     return head + "Frame Time:" + "\n".join(lines) + "\n"
 
 
-def _rename_joints(text: str) -> str:
-    counter = iter(range(10_000))
-    return re.sub(r"(ROOT|JOINT) (\S+)", lambda m: f"{m.group(1)} Bone{next(counter)}", text)
+def _snake_bvh(n_frames: int) -> str:
+    """A rig that is no human body (one chain of six joints: a tail, a rope): neither its names nor the
+    shape of its hierarchy give two arms and two legs, so it cannot be recognised."""
+    lines = ["HIERARCHY", "ROOT Base", "{", "  OFFSET 0 0 0", "  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"]
+    for i in range(1, 6):
+        lines += ["  " * i + f"JOINT Segment{i}", "  " * i + "{", "  " * i + "  OFFSET 0 20 0",
+                  "  " * i + "  CHANNELS 3 Zrotation Xrotation Yrotation"]
+    lines += ["  " * 6 + "End Site", "  " * 6 + "{", "  " * 6 + "  OFFSET 0 10 0", "  " * 6 + "}"]
+    lines += ["  " * i + "}" for i in range(5, -1, -1)]
+    lines += ["MOTION", f"Frames: {n_frames}", "Frame Time: 0.0333333"]
+    lines += [" ".join(["0", "90", "0", f"{10 * (f % 7)}", "0", "0"] + ["5 0 0"] * 5) for f in range(n_frames)]
+    return "\n".join(lines) + "\n"
 
 
 # name -> (file name, maker of the file's bytes). Each has exactly one defect.
@@ -87,7 +95,7 @@ BROKEN: dict[str, tuple[str, Callable[[], bytes]]] = {
     "zero_frames": ("zero_frames.bvh", lambda: make_bvh(0).encode()),
     "absurd_fps": ("absurd_fps.bvh", lambda: make_bvh(30, frame_time="0.0000001").encode()),
     "zero_fps": ("zero_fps.bvh", lambda: make_bvh(30, frame_time="0").encode()),
-    "unknown_rig": ("unknown_rig.bvh", lambda: _rename_joints(make_bvh(30)).encode()),
+    "unknown_rig": ("unknown_rig.bvh", lambda: _snake_bvh(30).encode()),
     "binary_junk": ("junk.bvh", lambda: os.urandom(4096)),
     "gz_junk": ("junk.bvh.gz", lambda: gzip.compress(os.urandom(2048))[:-40]),
     "not_gzip": ("fake.bvh.gz", lambda: make_bvh(30).encode()),
