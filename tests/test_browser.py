@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from playwright.sync_api import Browser, FilePayload, Locator, Page, sync_playwr
 from dancesearch.service.app import create_app
 from dancesearch.service.settings import ServiceSettings
 from tests.fake_engine import FakeClip, FakeEngine, walk
+from tests.live_server import live_server
 from tests.test_api import GOOD_BVH
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,12 +33,6 @@ pytestmark = [pytest.mark.browser,
                                                                 "(apt-get install chromium, or `make test`)")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def engine() -> FakeEngine:
     return FakeEngine()
@@ -47,22 +40,11 @@ def engine() -> FakeEngine:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, engine: FakeEngine) -> Iterator[str]:
-    import uvicorn
 
     settings = ServiceSettings(data_dir=tmp_path_factory.mktemp("data"), api_key=None)
     app = create_app(settings, engine_factory=lambda _s: engine)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ With DANCESEARCH_SCREENSHOTS=1 the test saves pictures of the panel to docs/imag
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page
 
-from tests.test_browser import CHROMIUM, SCREENSHOTS, _client_error, _free_port, browser, wait_playing
+from tests.live_server import live_server
+from tests.test_browser import CHROMIUM, SCREENSHOTS, _client_error, browser, wait_playing
 
 __all__ = ["browser"]   # the module-scoped Chromium of tests/test_browser.py, shared as a fixture
 
@@ -35,7 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,   # about 25 s: the model l
 @pytest.fixture(scope="module")
 def library(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:
     """The service over the shipped model and two ingested clips: ``(base URL, {"run"|"wave": clip id})``."""
-    import uvicorn
 
     from dancesearch.engine_factory import open_engine
     from dancesearch.service.app import create_app
@@ -48,17 +47,8 @@ def library(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     clips: list[dict[str, Any]] = engine.list_clips()
     ids = {key: next(c["id"] for c in clips if name in str(c.get("source_path"))) for key, name in FILES.items()}
     app = create_app(ServiceSettings(data_dir=data_dir, api_key=None, model=MODEL), engine_factory=lambda _s: engine)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{srv.config.port}", ids
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as port:
+        yield f"http://127.0.0.1:{port}", ids
     engine.close()
 
 

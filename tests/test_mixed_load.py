@@ -7,8 +7,6 @@ sees a half-ingested or half-deleted clip, and the library is whole afterwards. 
 from __future__ import annotations
 
 import io
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +15,9 @@ from pydantic import SecretStr
 
 from dancesearch.bench.load import MIXED_API_KEY, run_mixed_load
 from dancesearch.bench.queries import TextPool
-from dancesearch.bench.server import free_port
 from dancesearch.service.app import create_app
 from dancesearch.service.settings import ServiceSettings
+from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +32,6 @@ def _npz(positions: np.ndarray) -> bytes:
 
 
 def test_mixed_read_write_load(tmp_path: Path) -> None:
-    import uvicorn
 
     from db.config import LibraryLocation
     from db.library import Library
@@ -46,21 +43,11 @@ def test_mixed_read_write_load(tmp_path: Path) -> None:
         before = len(build_library(lib))
     engine = Engine.open(location, FakeModel(), progress=False, ingest_workers=0)
     app = create_app(ServiceSettings(data_dir=tmp_path / "lib", api_key=SecretStr(MIXED_API_KEY)), lambda _s: engine)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     files = [(f"new_{i}.npz", _npz(make(3.0 + 0.2 * i))) for i, make in enumerate((jump, walk, spin, arms))]
     texts = TextPool(["jumping", "walking forward", "spinning around", "raising both arms", "a happy jump",
                       "a slow walk", "waving", "a waltz turn"])
-    try:
+    with live_server(app) as port:
         result = run_mixed_load(f"http://127.0.0.1:{port}", texts, files, seconds=8.0, readers=8)
-    finally:
-        server.should_exit = True
-        thread.join(20)
     assert result["errors"] == 0, result["error_examples"]
     assert result["inconsistent_reads"] == 0, result["inconsistent_examples"]
     assert result["ingests"] >= 2 and result["deletes"] >= 2, result

@@ -9,8 +9,6 @@ import json
 import re
 import select
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from dancesearch.service.app import create_app
 from dancesearch.service.public import Redactor, relative_source
 from dancesearch.service.settings import ServiceSettings
 from tests.fake_engine import FakeEngine
+from tests.live_server import live_server
 from tests.test_api import GOOD_BVH, KEY, make_client
 
 CHUNK = 64 * 1024
@@ -32,25 +31,12 @@ CHUNK = 64 * 1024
 @contextlib.contextmanager
 def _served(tmp_path: Path, **overrides: Any) -> Iterator[int]:
     """The app over the fake engine, served by uvicorn in a thread on a free 127.0.0.1 port."""
-    import uvicorn
 
-    from dancesearch.bench.server import free_port
 
     options: dict[str, Any] = {"data_dir": tmp_path, "api_key": KEY, **overrides}
     app = create_app(ServiceSettings(**options), engine_factory=lambda _s: FakeEngine())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
+    with live_server(app) as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _send_chunked(port: int, path: str, field: str, chunks: int) -> tuple[int, bytes]:
