@@ -10,6 +10,7 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,18 +56,25 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-@pytest.fixture
-def page(browser: Browser, server: str) -> Iterator[Page]:
+@contextmanager
+def watched_page(browser: Browser, url: str) -> Iterator[Page]:
+    """The page at ``url`` in a fresh context; on leaving, no page errors or console errors (4xx aside)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not _client_error(msg.text)
           else None)
-    pg.goto(server + "/")
+    pg.goto(url)
     yield pg
     context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    with watched_page(browser, server + "/") as pg:
+        yield pg
 
 
 def _client_error(text: str) -> bool:

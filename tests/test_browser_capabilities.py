@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page
 
 from tests.live_server import live_server
-from tests.test_browser import CHROMIUM, SCREENSHOTS, _client_error, browser, wait_playing
+from tests.test_browser import CHROMIUM, SCREENSHOTS, browser, wait_playing, watched_page
 
 __all__ = ["browser"]   # the module-scoped Chromium of tests/test_browser.py, shared as a fixture
 
@@ -55,18 +55,10 @@ def library(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture
 def panel(browser: Browser, library: tuple[str, dict[str, int]]) -> Iterator[Page]:
     """The page with the Beyond search panel opened; no page errors or console errors (4xx aside)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not _client_error(msg.text)
-          else None)
-    pg.goto(library[0] + "/")
-    pg.click("#explore summary")
-    pg.locator("#interpolate-form").wait_for(state="visible")
-    yield pg
-    context.close()
-    assert not errors, errors
+    with watched_page(browser, library[0] + "/") as pg:
+        pg.click("#explore summary")
+        pg.locator("#interpolate-form").wait_for(state="visible")
+        yield pg
 
 
 def status_after(pg: Page, pending: str) -> Locator:
