@@ -1,21 +1,23 @@
-"""How much the poses themselves should weigh in "same movement" search by example (``match="same"``).
+"""Settings of search by example (:mod:`search.by_example`), measured on a split's windows: how much the
+poses themselves weigh in "same movement" search (``same_motion_pose_weight``) and how many neighbouring
+windows each way give a window its temporal context (``by_example_context``, per match mode).
 
-On a split's windows, each measure compares the learned shared space with the blend
-``(1 - w) * learned + w * pose`` (``SearchModel.pose_vectors``) used by :mod:`search.same_motion`:
+Each measure compares window similarities ``(1 - w) * learned + w * pose`` (``SearchModel.pose_vectors``),
+averaged over ``K`` neighbouring pairs each way at the same time shift (:func:`search.by_example.in_context`):
 
 * cross-rig R@1: clips written on other rig conventions and body sizes and read back through the
-  product's readers (:func:`training.eval_v2.cross_rig`): is the original moment first?
+  product's readers (:func:`training.eval_v2.cross_rig`'s clips): is the original moment first?
 * P@5 same content + style (Bandai) and same genre, and label P@10: what "similar" is for, to show the
   cost of ranking by pose;
 * Perfume cross-dancer R@1 (test split only: Perfume is test-only).
 
-The whole split is the gallery (the engine re-ranks the learned top 50 clips, which holds every
-cross-rig original found by the learned space at these ranks). ``--choose`` picks the weight with the
-best cross-rig R@1 (use it on ``val``) and writes it into the model's ``config.json`` search settings
-as ``same_motion_pose_weight``.
+The whole split is the gallery (the engine re-scores the learned top 50 clips, which holds every
+cross-rig original found by the learned space at these ranks). ``--choose`` (use it on ``val``) picks,
+for ``same``, the weight and context with the best cross-rig R@1 and, for ``similar`` (weight 0), the
+context with the best label P@10, and writes them into the model's ``config.json`` search settings.
 
     .venv/bin/python scripts/eval_by_example.py --split val --choose
-    .venv/bin/python scripts/eval_by_example.py --split test --weights 0 <chosen>
+    .venv/bin/python scripts/eval_by_example.py --split test --weights 0 <chosen> --contexts 0 <chosen>
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+CONTEXTS = (0, 1, 2, 3)
+CLIP_FRAMES = 1 << 32
+"""Window keys ``clip id * CLIP_FRAMES + start``: a shift by whole windows stays inside the clip."""
 
 
 def main() -> None:
@@ -40,7 +45,8 @@ def main() -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--work", type=Path, default=REPO / "runs" / "by-example")
     ap.add_argument("--weights", type=float, nargs="*", default=list(WEIGHTS))
-    ap.add_argument("--choose", action="store_true", help="write the best cross-rig weight into the model")
+    ap.add_argument("--contexts", type=int, nargs="*", default=list(CONTEXTS))
+    ap.add_argument("--choose", action="store_true", help="write the chosen settings into the model")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     if args.choose and args.split == "test":
@@ -49,11 +55,13 @@ def main() -> None:
     import torch
 
     from embedders.runtime import DanceSearchModel
+    from motion.windows import DEFAULT_STRIDE
+    from search.by_example import in_context
     from training import eval_v2
     from training.data import load_split
     from training.eval_tasks import EncodedSplit, perfume_cross_dancer
     from training.evaluate import EvalOptions, eval_library
-    from training.metrics import precision_at_k
+    from training.metrics import first_relevant_ranks, precision_at_k, recall_at_k
 
     torch.set_num_threads(1)
     opts = EvalOptions(model=args.model, corpus=args.corpus, split=args.split, out=args.work / "out",
@@ -64,42 +72,56 @@ def main() -> None:
     learned = m.embed_features(split.features)
     poses = model.pose_vectors_of_features(split.features)
     cids, src = split.windows.clip_ids, np.array(split.windows.sources, dtype=object).astype(str)
+    starts = split.windows.starts.astype(np.int64)
+    keys = cids.astype(np.int64) * CLIP_FRAMES + starts
     other = cids[:, None] != cids[None, :]
     bandai = np.flatnonzero(np.char.startswith(src, "bandai"))
     genres = np.array([str(lab.get("genre", "")) for lab in split.windows.labels], dtype=object)
     with_genre = np.flatnonzero(genres != "")
     has_key = split.keys != ""
     rel_key = (split.keys[:, None] == split.keys[None, :]) & other & has_key[:, None]
-    rows = {}
+    learned_sims, pose_sims = learned @ learned.T, poses @ poses.T
+    copies = []  # (relevant mask, learned sims, pose sims, query keys) of each cross-rig copy
+    for cid, motion, _ in eval_v2._retargeted(split, 1234):
+        idx = np.flatnonzero(cids == cid)
+        qs = np.array([s for s in starts[idx] if s + split.windows.size <= motion.n_frames], dtype=np.int64)
+        if qs.size:
+            relevant = (cids[None, :] == cid) & (np.abs(starts[None, :] - qs[:, None]) <= eval_v2.CROSS_RIG_TOLERANCE)
+            copies.append((relevant, m.embed_windows(motion.positions, qs.tolist()) @ learned.T,
+                           model.pose_vectors(motion.positions, qs.tolist()) @ poses.T, cid * CLIP_FRAMES + qs))
+    rows: dict[str, dict[str, float]] = {}
     for w in args.weights:
-        def blend(lv: np.ndarray, pv: np.ndarray, w: float = w) -> np.ndarray:
-            return np.concatenate([np.sqrt(1.0 - w) * lv, np.sqrt(w) * pv], axis=1)
-
-        def embed(positions: np.ndarray, starts: list[int]) -> np.ndarray:
-            return blend(m.embed_windows(positions, starts), model.pose_vectors(positions, starts))
-
-        gallery = blend(learned, poses)
-        scores = np.where(other, gallery @ gallery.T, -np.inf)
-        row = {"cross-rig R@1": eval_v2.cross_rig(split, {"w": embed}, {"w": gallery}, 1234)["w"]["R@1"],
-               "label P@10": precision_at_k(scores[has_key], rel_key[has_key], 10)}
-        if len(bandai):
-            rel = (split.keys[bandai][:, None] == split.keys[None, :]) & other[bandai]
-            row["P@5 content+style"] = precision_at_k(scores[bandai], rel, 5)
-        if len(with_genre):
-            rel = (genres[with_genre][:, None] == genres[None, :]) & other[with_genre]
-            row["P@5 genre"] = precision_at_k(scores[with_genre], rel, 5)
-        row.update({k: v for k, v in perfume_cross_dancer(scores, split).items() if k == "perfume_R@1"})
-        rows[w] = {k: round(float(v), 4) for k, v in row.items()}
-        print(f"w={w:.2f}", json.dumps(rows[w]), flush=True)
-    doc = {"model": str(args.model), "split": args.split, "windows": int(len(cids)), "rows": rows}
+        for k in args.contexts:
+            sims = in_context((1.0 - w) * learned_sims + w * pose_sims, keys, keys, k, DEFAULT_STRIDE)
+            scores = np.where(other, sims, -np.inf)
+            ranks = [first_relevant_ranks(in_context((1.0 - w) * ls + w * ps, qk, keys, k, DEFAULT_STRIDE), rel)
+                     for rel, ls, ps, qk in copies]
+            row = {"cross-rig R@1": recall_at_k(np.concatenate(ranks), (1,))["R@1"],
+                   "label P@10": precision_at_k(scores[has_key], rel_key[has_key], 10)}
+            if len(bandai):
+                rel = (split.keys[bandai][:, None] == split.keys[None, :]) & other[bandai]
+                row["P@5 content+style"] = precision_at_k(scores[bandai], rel, 5)
+            if len(with_genre):
+                rel = (genres[with_genre][:, None] == genres[None, :]) & other[with_genre]
+                row["P@5 genre"] = precision_at_k(scores[with_genre], rel, 5)
+            row.update({key: v for key, v in perfume_cross_dancer(scores, split).items() if key == "perfume_R@1"})
+            rows[f"w={w:g} K={k}"] = {key: round(float(v), 4) for key, v in row.items()}
+            print(f"w={w:.2f} K={k}", json.dumps(rows[f"w={w:g} K={k}"]), flush=True)
+    doc: dict[str, object] = {"model": str(args.model), "split": args.split, "windows": int(len(cids)),
+                              "cross-rig queries": int(sum(len(c[3]) for c in copies)), "rows": rows}
     if args.choose:
-        best = max(rows, key=lambda w: (rows[w]["cross-rig R@1"], -w))
+        grid = [(w, k) for w in args.weights for k in args.contexts]
+        same = max(grid, key=lambda g: (rows[f"w={g[0]:g} K={g[1]}"]["cross-rig R@1"], -g[0], -g[1]))
+        similar = max((g for g in grid if g[0] == 0), key=lambda g: (rows[f"w=0 K={g[1]}"]["label P@10"], -g[1]))
         cfg_path = args.model / "config.json"
         cfg = json.loads(cfg_path.read_text())
-        cfg.setdefault("search", {})["same_motion_pose_weight"] = best
+        search = cfg.setdefault("search", {})
+        search["same_motion_pose_weight"] = same[0]
+        search["by_example_context"] = {"similar": similar[1], "same": same[1]}
         cfg_path.write_text(json.dumps(cfg, indent=1) + "\n")
-        doc["chosen"] = best
-        print(f"chose same_motion_pose_weight = {best} (best val cross-rig R@1), written to {cfg_path}")
+        doc["chosen"] = {"same_motion_pose_weight": same[0], "by_example_context": search["by_example_context"]}
+        print(f"chose {json.dumps(doc['chosen'])} (same: best val cross-rig R@1; similar: best val label P@10), "
+              f"written to {cfg_path}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(doc, indent=1) + "\n")

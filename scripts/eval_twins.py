@@ -7,7 +7,7 @@ and each clip of a pair queries the library by example (search_clip, the query c
 figure is the share of queries whose twin ranks first, and the twin's median rank. Gallery: 145 clips.
 
 Usage: ``python scripts/eval_twins.py --model models/default [--corpus ../shared/corpus] [--work runs/twins]
-[--match similar|same]`` (``same``: the same movement first, :mod:`search.same_motion`)
+[--match similar|same]`` (``same``: the same movement first, :mod:`search.by_example`)
 """
 
 from __future__ import annotations

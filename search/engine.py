@@ -13,7 +13,7 @@ Directions (ranking, paging and spans: :mod:`search.hits`):
   the text and the generated motion's windows). Library hits page independently of it.
 * motion -> motion: the example (any rig, mapped to canonical unless ``meta["canonical"]`` and the
   canonical joints at 25 fps) or a library clip, whole or a ``[start, end)`` range in seconds, is cut
-  into windows like the library (at most :data:`MAX_QUERY_WINDOWS`, evenly chosen), each window is
+  into windows like the library (at most :data:`MAX_QUERY_WINDOWS`: every ``m``-th for a long query), each window is
   searched, and clips score ``mean_i max_w cos(q_i, w)``. A library clip query excludes that clip.
 * motion -> text: ``describe_windows`` of the query windows against the description index; each
   description scores its mean cosine over the query windows; texts are unique (case/space-folded).
@@ -50,6 +50,7 @@ from motion.data import Motion
 from motion.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
 from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 from search.ann import Thresholds
+from search.by_example import MATCHES, RERANK_CANDIDATES, PoseCache, by_example_settings, rerank
 from search.embedder import SearchModel
 from search.errors import InvalidQuery, NotFound, SearchError
 from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups, score_groups
@@ -66,7 +67,6 @@ from search.queries import (
     unit_rows,
 )
 from search.recovery import RecoveryReport, ingest_journal, motion_in_use, recover
-from search.same_motion import DEFAULT_POSE_WEIGHT, MATCHES, SAME_CANDIDATES, PoseCache, rerank_same
 from search.types import DescribeResponse, Description, Filters, Hit, SearchResponse
 
 logger = logging.getLogger(__name__)
@@ -255,48 +255,55 @@ class Engine:
         wanted = bool(self.model.settings.get(setting, False)) if explicit is None else bool(explicit)
         return wanted and qcluster is not None
 
-    def _query_windows(self, positions: np.ndarray) -> list[int]:
-        size = int(self.model.window_size)
-        stride = max(1, round(size * DEFAULT_STRIDE / DEFAULT_SIZE))
-        starts = window_starts(positions.shape[0], size, stride)
-        if len(starts) > MAX_QUERY_WINDOWS:
-            picks = np.unique(np.linspace(0, len(starts) - 1, MAX_QUERY_WINDOWS).round().astype(int))
-            starts = [starts[i] for i in picks]
-        return starts
+    def _query_stride(self) -> int:
+        """Frames between a motion query's windows: the library's stride, scaled to the model's window."""
+        return max(1, round(int(self.model.window_size) * DEFAULT_STRIDE / DEFAULT_SIZE))
+
+    def _query_windows(self, positions: np.ndarray) -> tuple[list[int], int]:
+        """The query's window starts and the frames between consecutive regular ones: every stride, or
+        every ``m``-th window for a query longer than :data:`MAX_QUERY_WINDOWS` windows, so that they stay
+        evenly spaced (the step of temporal context, :mod:`search.by_example`)."""
+        starts = window_starts(positions.shape[0], int(self.model.window_size), self._query_stride())
+        every = max(1, -(-len(starts) // MAX_QUERY_WINDOWS))
+        return starts[::every], every * self._query_stride()
 
     def _motion_query(self, positions: np.ndarray, k: int, offset: int, filters: Filters | None,
                       cluster_filter: bool | None, exclude: int | None, match: str = "similar") -> SearchResponse:
-        starts = self._query_windows(positions)
+        starts, step = self._query_windows(positions)
         queries = unit_rows(self.model.embed_windows(positions, starts))
         qcluster = majority_cluster(self.model.cluster_of(positions, starts))
         use = self._use_cluster("cluster_filter_motion", cluster_filter, qcluster)
-        if match == "same":
-            hits = self._search_same(positions, starts, queries, k, offset, filters, qcluster if use else None,
-                                     exclude)
+        weight, context = by_example_settings(self.model.settings, match)
+        if weight > 0 or context > 0:
+            hits = self._search_reranked(positions, starts, step, queries, k, offset, filters,
+                                         qcluster if use else None, exclude, weight, context)
         else:
             hits, _ = self._search_windows(queries, k, offset, filters, qcluster if use else None, exclude)
         return SearchResponse(hits, qcluster, use, False, offset, k, match=match)
 
-    def _search_same(self, positions: np.ndarray, starts: list[int], queries: np.ndarray, k: int, offset: int,
-                     filters: Filters | None, cluster: int | None, exclude: int | None) -> list[Hit]:
-        """By example, the same movement first (:mod:`search.same_motion`): the learned ranking's best
-        clips re-ranked with the poses themselves."""
+    def _search_reranked(self, positions: np.ndarray, starts: list[int], step: int, queries: np.ndarray, k: int,
+                         offset: int,
+                         filters: Filters | None, cluster: int | None, exclude: int | None, weight: float,
+                         context: int) -> list[Hit]:
+        """By example (:mod:`search.by_example`): the learned ranking's best clips re-scored in temporal
+        context and, with a pose weight, with the poses themselves."""
         allowed = self._allowed(filters, cluster, exclude)
         if allowed is not None and allowed.size == 0:
             return []
         index = self.indexes.index(WINDOWS)
-        candidates = rank_groups(index, queries, max(offset + k, SAME_CANDIDATES), WindowGroups(self._table), allowed)
-        weight = self.model.settings.get("same_motion_pose_weight", DEFAULT_POSE_WEIGHT)
-        ranked = rerank_same(index, queries, self.model.pose_vectors(positions, starts), candidates[:SAME_CANDIDATES],
-                             self._table, self._poses, float(weight))  # type: ignore[arg-type]
-        return [self._clip_hit(r) for r in (ranked + candidates[SAME_CANDIDATES:])[offset:offset + k]]
+        candidates = rank_groups(index, queries, max(offset + k, RERANK_CANDIDATES), WindowGroups(self._table),
+                                 allowed)
+        query_poses = self.model.pose_vectors(positions, starts) if weight > 0 else None
+        ranked = rerank(index, queries, starts, candidates[:RERANK_CANDIDATES], self._table, weight, context,
+                        step, query_poses, self._poses)
+        return [self._clip_hit(r) for r in (ranked + candidates[RERANK_CANDIDATES:])[offset:offset + k]]
 
     def _clip_pose_vectors(self, clip_id: int, starts: np.ndarray) -> np.ndarray:
         positions = self.lib.store.get(self._clip(clip_id).motion_key)
         return self.model.pose_vectors(positions, [int(s) for s in starts])
 
     def _describe(self, positions: np.ndarray, k: int, cluster_filter: bool | None) -> DescribeResponse:
-        starts = self._query_windows(positions)
+        starts, _ = self._query_windows(positions)
         queries = unit_rows(self.model.describe_windows(positions, starts))
         qcluster = majority_cluster(self.model.cluster_of(positions, starts))
         use = self._use_cluster("cluster_filter_describe", cluster_filter, qcluster)
@@ -412,7 +419,7 @@ class Engine:
 
     def _generated_hit(self, text: str, qvec: np.ndarray, qcluster: int | None) -> Hit:
         gid, motion = self.generate(text)
-        starts = self._query_windows(motion.positions)
+        starts, _ = self._query_windows(motion.positions)
         score = float((unit_rows(self.model.embed_windows(motion.positions, starts)) @ qvec[0]).max())
         return Hit(None, None, 0.0, motion.duration, score, {}, text, qcluster, True, gid)
 

@@ -32,7 +32,7 @@ class SearchEngine(Protocol):
                       match: str = "similar") -> SearchResponse:
         """Motion -> motion by an example (any rig, mapped to canonical), optionally a time range in seconds.
         `match`: "similar" (movement that means the same: the learned space) or "same" (the same movement
-        first, on another rig, body or dancer: see :mod:`search.same_motion`)."""
+        first, on another rig, body or dancer: see :mod:`search.by_example`)."""
 
     def search_clip(self, clip_id: int, start: float | None = None, end: float | None = None, k: int = 10,
                     offset: int = 0, filters: Filters | None = None,

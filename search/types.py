@@ -63,7 +63,7 @@ class SearchResponse:
     offset: int = 0
     k: int = 10
     mode: str = "motion"
-    match: str | None = None  # by example: "similar" or "same" (search.same_motion); None for text
+    match: str | None = None  # by example: "similar" or "same" (search.by_example); None for text
 
 
 @dataclass(frozen=True)

@@ -390,7 +390,7 @@ def test_one_request_cannot_ask_for_unbounded_work(location: LibraryLocation, cl
         assert sorted(p.stem for p in folder.glob("*.npy")) == [third]
 
 
-# ---- by example: the same movement first (search.same_motion) --------------------------------------
+# ---- by example: the same movement first (search.by_example) --------------------------------------
 
 def test_match_same_puts_the_same_movement_on_another_body_first(location: LibraryLocation) -> None:
     from tests.fake_model import add_clip
@@ -422,3 +422,46 @@ def test_match_same_puts_the_same_movement_on_another_body_first(location: Libra
     assert [h.score for h in partial.results] == pytest.approx([h.score for h in similar.results], abs=1e-5)
     with _engine(location) as eng, pytest.raises(InvalidQuery, match="match must be one of"):
         eng.search_motion(_motion(query), k=4, match="identical")
+
+
+def test_temporal_context_prefers_the_same_phrase_to_the_same_moves_in_another_order(location: LibraryLocation) -> None:
+    """By example with context (``by_example_context``): a clip holding the query's moves in the query's order
+    outranks one holding the same moves in another order, which the windows alone cannot tell apart."""
+    from tests.fake_model import add_clip
+
+    moves = [jump(3.2), walk(3.2), spin(3.2), arms(3.2)]
+    in_order = np.concatenate(moves)
+    shuffled = np.concatenate([moves[i] for i in (2, 0, 3, 1)])
+    query = np.concatenate([jump(3.2, 0.28), walk(3.2, 1.15), spin(3.2, 0.95 * np.pi), arms(3.2, 0.28)])
+    with Library.open(location) as lib:
+        ids = {"in order": add_clip(lib, in_order, "in-order"), "shuffled": add_clip(lib, shuffled, "shuffled")}
+
+    def scores(context: int, match: str = "similar", motion: np.ndarray = query) -> dict[int, float]:
+        with _engine(location, by_example_context={match: context}) as eng:
+            return {h.clip_id: h.score for h in eng.search_motion(_motion(motion), k=2, match=match).results}
+
+    alone, in_context = scores(0), scores(2)
+    gap_alone = alone[ids["in order"]] - alone[ids["shuffled"]]
+    assert abs(gap_alone) < 0.03   # each move is in both clips: only the windows across a change differ
+    assert in_context[ids["in order"]] - in_context[ids["shuffled"]] > max(0.1, 4 * gap_alone)
+    assert in_context[ids["in order"]] == pytest.approx(alone[ids["in order"]], abs=0.03)
+    same = scores(2, "same")  # the same mode takes its own context setting
+    assert same[ids["in order"]] > same[ids["shuffled"]] + 0.05
+    # a query longer than MAX_QUERY_WINDOWS windows keeps every other window, evenly spaced: context still works
+    twice = np.concatenate([query, query + np.array([0.0, 0.0, query[-1, 0, 2] - query[0, 0, 2]], np.float32)])
+    long = scores(2, motion=twice)
+    assert long[ids["in order"]] > long[ids["shuffled"]] + 0.05
+
+
+def test_context_averages_the_pairs_at_the_same_time_shift() -> None:
+    from search.by_example import in_context
+
+    sims = np.arange(12, dtype=np.float32).reshape(3, 4)
+    query, clip = np.array([0, 20, 40]), np.array([0, 20, 40, 47])   # 47: the clip's end-aligned tail window
+    out = in_context(sims, query, clip, 1, 20)
+    assert out[0, 0] == pytest.approx((sims[0, 0] + sims[1, 1]) / 2)
+    assert out[1, 1] == pytest.approx((sims[0, 0] + sims[1, 1] + sims[2, 2]) / 3)
+    assert out[2, 3] == sims[2, 3] and out[0, 3] == sims[0, 3]   # the tail window has no neighbour 20 frames away
+    assert out[1, 2] == pytest.approx((sims[1, 2] + sims[0, 1]) / 2)   # 20 frames later: past both ends
+    assert out[2, 0] == sims[2, 0]   # 20 frames earlier than the clip's first window: no pair
+    assert np.array_equal(in_context(sims, query, clip, 0, 20), sims)

@@ -43,7 +43,7 @@ class GenerateMode(StrEnum):
 
 class MatchMode(StrEnum):
     """What search by example puts first: movement that means the same, or the same movement (another rig,
-    body or dancer); see :mod:`search.same_motion`."""
+    body or dancer); see :mod:`search.by_example`."""
 
     similar = "similar"
     same = "same"

@@ -1,0 +1,139 @@
+"""Search by example: the learned ranking's best clips re-ranked by temporal context and, for "the
+same movement", by the poses themselves.
+
+Two meanings of "moves alike" (``match``):
+
+* ``similar`` (default): movement that means the same ("a waltz turn", "a sad walk"), as the learned
+  shared space ranks it;
+* ``same``: the same movement first, on another rig, body or dancer. The learned space sometimes
+  prefers a merely similar clip there; the windows' normalised poses themselves
+  (``SearchModel.pose_vectors``: canonical skeleton, body normalised, no learned weights) are better at
+  that and worse at meaning, so "same" blends them in: ``(1 - w) * learned + w * pose`` window
+  similarities, ``w`` = the model's calibrated ``same_motion_pose_weight``.
+
+Both modes use **temporal context**: a 2 s window alone is ambiguous, a phrase is not. The similarity of
+query window ``i`` and library window ``j`` becomes the mean of the similarities of the pairs
+``(i + d, j + d)`` for ``|d| <= K`` that exist in both (the same time shift on both sides: neighbours in
+the query and in the library clip, ``K`` = ``by_example_context[match]`` windows each way), so a library
+moment scores high when the moments around it also match those around the query moment.
+
+Only the learned space's best :data:`RERANK_CANDIDATES` clips are re-scored this way (each cross-rig twin
+measured ranks at most 11th in it); beyond them the learned order continues, so every page of one query
+comes from the same ranking. A clip's score is, as everywhere, the mean over the query's windows of its
+best (re-scored) window; its moment is the span around its best re-scored window.
+
+Settings chosen on val by ``scripts/eval_by_example.py --split val --choose`` (docs/experiments.md,
+"Search by example in temporal context"): context K = 2 for ``similar`` (best val label P@10) and, for
+``same``, weight 0.5 with K = 1 (best val cross-rig R@1). Test, once: "similar" cross-rig R@1 0.871 ->
+0.912, Perfume cross-dancer R@1 0.728 -> 0.766, Bandai content+style P@5 0.578 -> 0.610 (same-genre P@5
+0.725 -> 0.698); "same" cross-rig 0.918 -> 0.924, Perfume 0.766 -> 0.793. Pose vectors of candidate
+clips are computed from the motion store and kept in a small LRU (:data:`POSE_CACHE_CLIPS` clips).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from db.annotations import WindowTable
+from search.ann import AnnIndex
+from search.hits import Ranked, member_similarities
+
+MATCHES = ("similar", "same")
+RERANK_CANDIDATES = 50
+"""Clips of the learned ranking re-scored (each cross-rig twin measured ranks at most 11th in it)."""
+POSE_CACHE_CLIPS = 128
+DEFAULT_POSE_WEIGHT = 0.5
+"""For models whose settings lack ``same_motion_pose_weight``: the shipped model's val choice."""
+DEFAULT_CONTEXT = {"similar": 0, "same": 0}
+"""For models whose settings lack ``by_example_context``: no temporal context (windows alone)."""
+
+
+def by_example_settings(settings: Mapping[str, object], match: str) -> tuple[float, int]:
+    """``(pose weight, context windows each way)`` of ``match`` from a model's search settings."""
+    weight = float(settings.get("same_motion_pose_weight", DEFAULT_POSE_WEIGHT)) if match == "same" else 0.0  # type: ignore[arg-type]
+    context = settings.get("by_example_context")
+    k = (context if isinstance(context, Mapping) else DEFAULT_CONTEXT).get(match, DEFAULT_CONTEXT[match])
+    return weight, int(k)
+
+
+class PoseCache:
+    """Pose vectors of every window of recently used clips, by clip id (least recently used evicted)."""
+
+    def __init__(self, compute: Callable[[int, np.ndarray], np.ndarray], max_clips: int = POSE_CACHE_CLIPS) -> None:
+        self._compute = compute
+        self._max = max_clips
+        self._clips: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def vectors(self, clip_id: int, table: WindowTable, window_ids: np.ndarray) -> np.ndarray:
+        """Pose vectors of ``window_ids`` (windows of ``clip_id``), in that order."""
+        cached = self._clips.get(clip_id)
+        if cached is None or not np.isin(window_ids, cached[0]).all():
+            ids = table.ids[table.clip_ids == clip_id]
+            cached = (ids, self._compute(clip_id, table.starts[table.rows(ids)]))
+            self._clips[clip_id] = cached
+            while len(self._clips) > self._max:
+                self._clips.popitem(last=False)
+        self._clips.move_to_end(clip_id)
+        ids, vecs = cached
+        return vecs[np.searchsorted(ids, window_ids)]
+
+    def clear(self) -> None:
+        self._clips.clear()
+
+
+def _shifted(starts: np.ndarray, shift: int) -> np.ndarray:
+    """Index of the window starting ``shift`` frames after each of ``starts`` (-1 where none does)."""
+    order = np.argsort(starts, kind="stable")
+    target = starts + shift
+    pos = np.clip(np.searchsorted(starts[order], target), 0, starts.size - 1)
+    return np.where(starts[order][pos] == target, order[pos], -1)
+
+
+def in_context(sims: np.ndarray, query_starts: np.ndarray, clip_starts: np.ndarray, context: int,
+               step: int) -> np.ndarray:
+    """``sims`` (query windows x windows of one clip) with each entry replaced by the mean over the
+    diagonal pairs ``(i + d, j + d)``, ``|d| <= context``: the windows starting ``d * step`` frames
+    later (``step`` = the window stride) on both sides, where both exist (a clip's end-aligned tail
+    window, or a library cut with another stride, simply has fewer pairs)."""
+    if context <= 0 or sims.size == 0:
+        return sims
+    total, count = sims.astype(np.float64), np.ones(sims.shape)
+    for d in (*range(1, context + 1), *range(-context, 0)):
+        qi, gj = _shifted(query_starts, d * step), _shifted(clip_starts, d * step)
+        valid = (qi >= 0)[:, None] & (gj >= 0)[None, :]
+        total += np.where(valid, sims[np.ix_(np.maximum(qi, 0), np.maximum(gj, 0))], 0.0)
+        count += valid
+    return (total / count).astype(np.float32)
+
+
+def rerank(index: AnnIndex, queries: np.ndarray, query_starts: list[int], candidates: list[Ranked],
+           table: WindowTable, weight: float = 0.0, context: int = 0, step: int = 1,
+           query_poses: np.ndarray | None = None, poses: PoseCache | None = None) -> list[Ranked]:
+    """``candidates`` (learned ranking) re-scored, best first (ties by clip id): window similarities
+    ``(1 - weight) * learned + weight * pose`` (pose only when ``weight > 0``), then in temporal context
+    (``context`` windows each way, ``step`` frames apart: the stride of the query's and the library's windows)."""
+    if not candidates:
+        return []
+    members = np.concatenate([c.member_ids for c in candidates])
+    order = np.argsort(members, kind="stable")
+    learned_sorted = member_similarities(index, queries, members[order])
+    learned = np.empty_like(learned_sorted)
+    learned[:, order] = learned_sorted
+    qstarts = np.asarray(query_starts, dtype=np.int64)
+    out: list[Ranked] = []
+    lo = 0
+    for c in candidates:
+        hi = lo + c.member_ids.size
+        sims = learned[:, lo:hi]
+        if weight > 0:
+            if query_poses is None or poses is None:
+                raise ValueError("a pose weight needs the query's pose vectors and a pose cache")
+            sims = (1.0 - weight) * sims + weight * (query_poses @ poses.vectors(c.group, table, c.member_ids).T)
+        sims = in_context(sims, qstarts, table.starts[table.rows(c.member_ids)].astype(np.int64), context,
+                          step)
+        out.append(Ranked(c.group, float(sims.max(axis=1).mean()), c.member_ids, sims.max(axis=0)))
+        lo = hi
+    return sorted(out, key=lambda r: (-r.score, r.group))
