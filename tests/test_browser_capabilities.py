@@ -25,6 +25,7 @@ __all__ = ["browser"]   # the module-scoped Chromium of tests/test_browser.py, s
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 FILES = {"run": "run_feminine_020", "wave": "wave-left-hand_active_001"}
+KEY = "browser-test-key"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,   # about 25 s: the model loads and two clips are ingested
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium "
@@ -46,7 +47,7 @@ def library(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     engine.ingest([corpus / f"bandai/dataset-2/dataset-2_{f}.bvh.gz" for f in FILES.values()])
     clips: list[dict[str, Any]] = engine.list_clips()
     ids = {key: next(c["id"] for c in clips if name in str(c.get("source_path"))) for key, name in FILES.items()}
-    app = create_app(ServiceSettings(data_dir=data_dir, api_key=None, model=MODEL), engine_factory=lambda _s: engine)
+    app = create_app(ServiceSettings(data_dir=data_dir, api_key=KEY, model=MODEL), engine_factory=lambda _s: engine)
     with live_server(app) as port:
         yield f"http://127.0.0.1:{port}", ids
     engine.close()
@@ -102,6 +103,10 @@ def test_interpolation_plays_side_by_side(panel: Page, library: tuple[str, dict[
     side_by_side(steps)
     snap_panel(pg, "web-interpolate.png")
     pg.click("#explore summary")   # closing the panel pauses the players
+    # The details' toggle event (which pauses them) is queued as a task after the click: wait for it,
+    # then for two animation frames, so a frame drawn before the pause is not taken for the paused one.
+    pg.wait_for_function("() => !document.querySelector('#explore').open")
+    pg.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     paused = steps.first.locator(".frame-counter").get_attribute("data-frame")
     time.sleep(0.4)
     assert steps.first.locator(".frame-counter").get_attribute("data-frame") == paused
@@ -213,6 +218,8 @@ def test_strip_frees_hidden_cards_players(browser: Browser, library: tuple[str, 
         status = status_after(pg, "Interpolating")
         assert status.inner_text().startswith("12 motions from"), status.inner_text()
         steps = pg.locator("#interpolation .step")
+        # the page only grows tall enough for the panel to reach the top once the strip is in it
+        pg.evaluate("document.querySelector('#explore').scrollIntoView({block: 'start'})")
         steps.last.scroll_into_view_if_needed()
         wait_playing(steps.last)
         assert steps.locator("canvas").count() == 12
@@ -223,3 +230,26 @@ def test_strip_frees_hidden_cards_players(browser: Browser, library: tuple[str, 
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_a_concept_learned_on_the_panel_is_listed_and_found_by_its_name(panel: Page,
+                                                                         library: tuple[str, dict[str, int]]) -> None:
+    pg, ids = panel, library[1]
+    examples = f"clip:{ids['run']}, clip:{ids['run']}@0.4-2.8"
+    pg.fill("#concept-name", "myrun")
+    pg.fill("#concept-clips", examples)
+    pg.click("#concept-form button")   # no key typed: the write is refused, the message says why
+    status = status_after(pg, "Learning")
+    assert status.get_attribute("class") == "status error" and "X-API-Key" in status.inner_text()
+    assert pg.locator("#concepts li").count() == 0
+    pg.fill("#concept-key", KEY)
+    pg.click("#concept-form button")
+    status = status_after(pg, "Learning")
+    assert status.get_attribute("class") == "status", status.inner_text()
+    assert status.inner_text() == "learned <myrun> from 2 clips: type <myrun> in a search"
+    assert pg.locator("#concepts li").all_inner_texts() == [f"<myrun> from {examples}"]
+    pg.fill("#query", "<myrun>")
+    pg.press("#query", "Enter")
+    cards = pg.locator(".card")
+    cards.first.wait_for(timeout=10_000)
+    assert FILES["run"] in cards.first.inner_text()

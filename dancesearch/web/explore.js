@@ -1,8 +1,10 @@
 // Beyond search (issue 13): interpolate between two clips or texts and play the motions along the path
 // side by side; restyle a library clip beside its original; classify a library clip against labels written
-// as text (probabilities overall and per span). Talks to /api/interpolate, /api/stylize,
-// /api/clips/{id}/motion and /api/classify/{id}; one SkeletonPlayer per motion in the strip (disposed
-// when the next strip is shown, paused while the panel is closed).
+// as text (probabilities overall and per span); learn a concept from example clips, then use it as <NAME>
+// in a search. Talks to /api/interpolate, /api/stylize, /api/clips/{id}/motion, /api/classify/{id} and
+// /api/concepts (learning is a write: it sends the API key typed in the form, never stored); one
+// SkeletonPlayer per motion in the strip (disposed when the next strip is shown, paused while the panel
+// is closed).
 import { reservePlayers } from './cards.js';
 import { SkeletonPlayer } from './player.js';
 
@@ -25,8 +27,8 @@ async function call(url, options) {
   return data;
 }
 
-const post = (url, body) => call(url, {
-  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url, body, headers = {}) => call(url, {
+  method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 const get = (url) => call(url);
 
 function say(text, isError = false) {
@@ -153,4 +155,30 @@ onSubmit('#stylize-form', 'Restyling…', async () => {
   ]);
   showStrip([original, styled.motion], [`clip ${id}`, `${style} (${styled.method}, ${styled.strength})`]);
   say(`clip ${id} restyled as “${style}”` + (styled.source_style ? ` from “${styled.source_style}”` : ''));
+});
+
+// The concepts the model knows, each shown as the <NAME> to type in a search, with its examples.
+async function showConcepts() {
+  const { concepts } = await get('/api/concepts');
+  $('#concepts').replaceChildren(...concepts.map((c) => {
+    const item = document.createElement('li');
+    const name = document.createElement('code');
+    name.textContent = `<${c.name}>`;
+    item.append(name, ` from ${c.examples.join(', ')}`);
+    return item;
+  }));
+}
+
+onSubmit('#concept-form', 'Learning…', async () => {
+  const name = $('#concept-name').value.trim();
+  const clips = $('#concept-clips').value.split(',').map((x) => x.trim()).filter(Boolean);
+  if (!name || !clips.length) throw new Error('give a name and example clips: clip:ID, clip:ID@START-END, ...');
+  const key = $('#concept-key').value;
+  const learned = await post('/api/concepts', { name, clips }, key ? { 'x-api-key': key } : {});
+  await showConcepts();
+  say(`learned <${learned.name}> from ${learned.examples.length} clips: type <${learned.name}> in a search`);
+});
+
+$('#explore')?.addEventListener('toggle', () => {
+  if ($('#explore').open) showConcepts().catch((err) => say(err.message, true));
 });
