@@ -98,9 +98,11 @@ def classify_vectors(vectors: np.ndarray, labels_vecs: np.ndarray, temperature: 
 
 
 def classify(model: DanceSearchModel, positions: np.ndarray, labels: str | Sequence[str],
-             settings: CapabilitySettings | None = None, span_seconds: float | None = None) -> Classification:
+             settings: CapabilitySettings | None = None, span_seconds: float | None = None,
+             offset_seconds: float = 0.0) -> Classification:
     """Classify a canonical motion (T, J, 3) against ``labels``; one span per window, windows
-    ``span_seconds`` apart (default: the calibrated setting)."""
+    ``span_seconds`` apart (default: the calibrated setting). ``offset_seconds``: where ``positions``
+    start in the clip they were cut from, so that span times are times of that clip."""
     s = settings or CapabilitySettings()
     names = parse_labels(labels)
     step = max(1, int(round((span_seconds or s.span_seconds) * CANONICAL_FPS)))
@@ -109,7 +111,8 @@ def classify(model: DanceSearchModel, positions: np.ndarray, labels: str | Seque
                               s.temperature)
     overall = softmax(logits.mean(0))
     per_window = softmax(logits)
-    spans = [Span(round(st / CANONICAL_FPS, 3), round(min(len(positions), st + model.window_size) / CANONICAL_FPS, 3),
+    spans = [Span(round(offset_seconds + st / CANONICAL_FPS, 3),
+                  round(offset_seconds + min(len(positions), st + model.window_size) / CANONICAL_FPS, 3),
                   {n: round(float(p), 4) for n, p in zip(names, row, strict=True)})
              for st, row in zip(starts, per_window, strict=True)]
     return Classification(names, {n: round(float(p), 4) for n, p in zip(names, overall, strict=True)}, spans,

@@ -66,10 +66,18 @@ def parse_source(spec: str) -> Source:
     return Source("text", text)
 
 
+def start_seconds(start: float | None) -> float:
+    """Time in its clip of the first frame a range starting at ``start`` seconds keeps (0 for no range)."""
+    return 0.0 if start is None else round(start * CANONICAL_FPS) / CANONICAL_FPS
+
+
 def _cut(positions: np.ndarray, source: Source) -> np.ndarray:
     if source.start is None:
         return positions
     lo, hi = int(round(source.start * CANONICAL_FPS)), int(round((source.end or 0) * CANONICAL_FPS))
+    if hi > len(positions):
+        raise InputError(f"{source.name}: the range ends after the motion (which lasts "
+                         f"{len(positions) / CANONICAL_FPS:.2f} s)")
     part = positions[lo:hi]
     if len(part) < 2:
         raise InputError(f"{source.name}: the range holds no frames (the motion lasts "

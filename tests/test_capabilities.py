@@ -216,6 +216,17 @@ def test_cli_classify_and_errors(cli: Any, corpus: Path) -> None:
                  "--model", MODEL)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.splitlines()[-1])["best"] == "run"
+    whole = json.loads(result.stdout.splitlines()[-1])["spans"]
+    ranged = cli("classify", f"{corpus / BANDAI2.format('run_feminine_020')}@0.4-2.8", "--labels", "walk, run",
+                 "--json", "--model", MODEL)
+    assert ranged.exit_code == 0, ranged.output
+    spans = json.loads(ranged.stdout.splitlines()[-1])["spans"]
+    # span times are times of the file, not of the range: the range's spans start at 0.4 s
+    assert spans[0]["start"] == pytest.approx(0.4) and spans[-1]["end"] == pytest.approx(2.8)
+    assert whole[0]["start"] == 0.0
+    past_end = cli("classify", f"{corpus / BANDAI2.format('run_feminine_020')}@1.2-3.4", "--labels", "walk, run",
+                   "--model", MODEL)   # the take lasts 3 s
+    assert past_end.exit_code == 2 and "the range ends after the motion (which lasts 3.00 s)" in past_end.output
     missing = cli("classify", "nowhere/take.bvh", "--labels", "walk, run", "--model", MODEL)
     assert missing.exit_code == 2 and "nowhere/take.bvh: no such motion file" in missing.output
 

@@ -44,6 +44,9 @@ def test_classify_interpolate_stylize(client: TestClient) -> None:
     r = client.get(f"/api/classify/{ids['run_feminine_020']}", params={"labels": "walk, run, wave left hand"})
     assert r.status_code == 200, r.text
     assert r.json()["best"] == "run" and r.json()["spans"]
+    ranged = client.get(f"/api/classify/{ids['run_feminine_020']}",
+                        params={"labels": "walk, run", "start": 0.4, "end": 2.8}).json()["spans"]
+    assert ranged[0]["start"] == pytest.approx(0.4) and ranged[-1]["end"] == pytest.approx(2.8)  # clip times
     assert client.get(f"/api/classify/{ids['run_feminine_020']}", params={"labels": "run"}).status_code == 422
     r = client.post("/api/interpolate", json={"a": f"clip:{ids['run_feminine_020']}", "b": "a person waves", "steps": 3})
     assert r.status_code == 200, r.text

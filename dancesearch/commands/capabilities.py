@@ -64,11 +64,12 @@ def classify(
 ) -> None:
     """Zero-shot classification: the probability of each label for the motion and for each time span."""
     from explore.classify import classify as run
+    from explore.inputs import parse_source, start_seconds
 
     with cli_errors(), explore_errors():
         _, positions = _motion_arg(file, model, data_dir, db)
         m = _model(model, data_dir)
-        result = run(m, positions, labels, m.capabilities, span)
+        result = run(m, positions, labels, m.capabilities, span, start_seconds(parse_source(file).start))
     if json_out:
         print_json(result.to_json())
         return

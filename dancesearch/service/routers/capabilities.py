@@ -39,12 +39,18 @@ def _clip(engine: SearchEngine, clip_id: int, start: float | None, end: float | 
     return engine.clip_motion(clip_id, start, end).positions
 
 
-def _classify(engine: SearchEngine, positions: Any, labels: str, span: float | None) -> dict[str, Any]:
+def _classify(engine: SearchEngine, positions: Any, labels: str, span: float | None,
+              start: float | None = None) -> dict[str, Any]:
+    import math
+
     from explore.classify import classify
+    from motion.skeleton import CANONICAL_FPS
 
     model = _model(engine)
+    # span times in the clip: the time of the range's first frame as search.queries.frame_range cut it
+    offset = 0.0 if start is None else math.floor(start * CANONICAL_FPS + 1e-6) / CANONICAL_FPS
     try:
-        return classify(model, positions, labels, model.capabilities, span).to_json()
+        return classify(model, positions, labels, model.capabilities, span, offset).to_json()
     except ValueError as exc:
         raise _bad(exc) from None
 
@@ -54,7 +60,8 @@ def classify_clip(engine: EngineDep, clip_id: int, span_range: RangeDep, labels:
                   span: Annotated[float | None, Query(gt=0, le=30, description="Seconds between spans.")] = None,
                   ) -> dict[str, Any]:
     """Probabilities of each label for a library clip (or a range of it), overall and per span."""
-    return _classify(engine, _clip(engine, clip_id, span_range.start, span_range.end), labels, span)
+    return _classify(engine, _clip(engine, clip_id, span_range.start, span_range.end), labels, span,
+                     span_range.start)
 
 
 @router.post("/classify")
