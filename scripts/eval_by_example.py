@@ -11,8 +11,9 @@ averaged over ``K`` neighbouring pairs each way at the same time shift (:func:`s
   cost of ranking by pose;
 * Perfume cross-dancer R@1 (test split only: Perfume is test-only).
 
-The whole split is the gallery (the engine re-scores the learned top 50 clips, which holds every
-cross-rig original found by the learned space at these ranks). ``--choose`` (use it on ``val``) picks,
+The whole split is the gallery, every window re-scored (the engine re-scores only the clips of the 64
+nearest windows of each query window; ``scripts/eval_twins.py`` and ``scripts/eval_rig_pairs.py`` measure
+through the engine). ``--choose`` (use it on ``val``) picks,
 for ``same``, the weight and context with the best cross-rig R@1 and, for ``similar`` (weight 0), the
 context with the best label P@10, and writes them into the model's ``config.json`` search settings.
 

@@ -17,10 +17,11 @@ query window ``i`` and library window ``j`` becomes the mean of the similarities
 the query and in the library clip, ``K`` = ``by_example_context[match]`` windows each way), so a library
 moment scores high when the moments around it also match those around the query moment.
 
-Only the learned space's best :data:`RERANK_CANDIDATES` clips are re-scored this way (each cross-rig twin
-measured ranks at most 11th in it); beyond them the learned order continues, so every page of one query
-comes from the same ranking. A clip's score is, as everywhere, the mean over the query's windows of its
-best (re-scored) window; its moment is the span around its best re-scored window.
+Which clips are re-scored: every clip holding one of the :data:`RERANK_FETCH` nearest library windows of
+some query window (one ANN search, no growing fetch); they come first, in re-scored order, and beyond them
+the learned ranking continues, so every page of one query comes from the same ranking. A clip's score is,
+as everywhere, the mean over the query's windows of its best (re-scored) window; its moment is the span
+around its best re-scored window.
 
 Settings chosen on val by ``scripts/eval_by_example.py --split val --choose`` (docs/experiments.md,
 "Search by example in temporal context"): context K = 2 for ``similar`` (best val label P@10) and, for
@@ -42,8 +43,8 @@ from search.ann import AnnIndex
 from search.hits import Ranked, member_similarities
 
 MATCHES = ("similar", "same")
-RERANK_CANDIDATES = 50
-"""Clips of the learned ranking re-scored (each cross-rig twin measured ranks at most 11th in it)."""
+RERANK_FETCH = 64
+"""Nearest library windows fetched per query window; every clip they belong to is re-scored."""
 POSE_CACHE_CLIPS = 128
 DEFAULT_POSE_WEIGHT = 0.5
 """For models whose settings lack ``same_motion_pose_weight``: the shipped model's val choice."""
@@ -84,25 +85,31 @@ class PoseCache:
         self._clips.clear()
 
 
-def _shifted(starts: np.ndarray, shift: int) -> np.ndarray:
-    """Index of the window starting ``shift`` frames after each of ``starts`` (-1 where none does)."""
-    order = np.argsort(starts, kind="stable")
-    target = starts + shift
-    pos = np.clip(np.searchsorted(starts[order], target), 0, starts.size - 1)
-    return np.where(starts[order][pos] == target, order[pos], -1)
+CLIP_KEY = 1 << 32
+"""Library window keys for :func:`in_context`: ``clip index * CLIP_KEY + start frame``, so that a shift by
+whole windows never leaves a clip."""
 
 
-def in_context(sims: np.ndarray, query_starts: np.ndarray, clip_starts: np.ndarray, context: int,
+def _shifted(keys: np.ndarray, shift: int) -> np.ndarray:
+    """Index of the window whose key is ``shift`` more than each of ``keys`` (-1 where none is)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    pos = np.clip(np.searchsorted(ordered, keys + shift), 0, keys.size - 1)
+    return np.where(ordered[pos] == keys + shift, order[pos], -1)
+
+
+def in_context(sims: np.ndarray, query_starts: np.ndarray, library_keys: np.ndarray, context: int,
                step: int) -> np.ndarray:
-    """``sims`` (query windows x windows of one clip) with each entry replaced by the mean over the
-    diagonal pairs ``(i + d, j + d)``, ``|d| <= context``: the windows starting ``d * step`` frames
-    later (``step`` = the window stride) on both sides, where both exist (a clip's end-aligned tail
-    window, or a library cut with another stride, simply has fewer pairs)."""
+    """``sims`` (query windows x library windows) with each entry replaced by the mean over the diagonal
+    pairs ``(i + d, j + d)``, ``|d| <= context``: the windows starting ``d * step`` frames later
+    (``step`` = the window stride) on both sides, where both exist (a clip's end-aligned tail window, or a
+    library cut with another stride, simply has fewer pairs). ``library_keys``: the library windows'
+    start frames, plus ``CLIP_KEY`` times a clip index when they come from several clips."""
     if context <= 0 or sims.size == 0:
         return sims
     total, count = sims.astype(np.float64), np.ones(sims.shape)
     for d in (*range(1, context + 1), *range(-context, 0)):
-        qi, gj = _shifted(query_starts, d * step), _shifted(clip_starts, d * step)
+        qi, gj = _shifted(query_starts, d * step), _shifted(library_keys, d * step)
         valid = (qi >= 0)[:, None] & (gj >= 0)[None, :]
         total += np.where(valid, sims[np.ix_(np.maximum(qi, 0), np.maximum(gj, 0))], 0.0)
         count += valid
@@ -114,26 +121,28 @@ def rerank(index: AnnIndex, queries: np.ndarray, query_starts: list[int], candid
            query_poses: np.ndarray | None = None, poses: PoseCache | None = None) -> list[Ranked]:
     """``candidates`` (learned ranking) re-scored, best first (ties by clip id): window similarities
     ``(1 - weight) * learned + weight * pose`` (pose only when ``weight > 0``), then in temporal context
-    (``context`` windows each way, ``step`` frames apart: the stride of the query's and the library's windows)."""
+    (``context`` windows each way, ``step`` frames apart: the stride of the query's and the library's windows).
+    All candidates' windows are scored in one matrix."""
+    candidates = [c for c in candidates if c.member_ids.size]
     if not candidates:
         return []
     members = np.concatenate([c.member_ids for c in candidates])
+    bounds = np.cumsum([0] + [c.member_ids.size for c in candidates])
     order = np.argsort(members, kind="stable")
-    learned_sorted = member_similarities(index, queries, members[order])
-    learned = np.empty_like(learned_sorted)
-    learned[:, order] = learned_sorted
-    qstarts = np.asarray(query_starts, dtype=np.int64)
-    out: list[Ranked] = []
-    lo = 0
-    for c in candidates:
-        hi = lo + c.member_ids.size
-        sims = learned[:, lo:hi]
-        if weight > 0:
-            if query_poses is None or poses is None:
-                raise ValueError("a pose weight needs the query's pose vectors and a pose cache")
-            sims = (1.0 - weight) * sims + weight * (query_poses @ poses.vectors(c.group, table, c.member_ids).T)
-        sims = in_context(sims, qstarts, table.starts[table.rows(c.member_ids)].astype(np.int64), context,
-                          step)
-        out.append(Ranked(c.group, float(sims.max(axis=1).mean()), c.member_ids, sims.max(axis=0)))
-        lo = hi
+    sims = np.empty((len(queries), members.size), dtype=np.float32)
+    sims[:, order] = member_similarities(index, queries, members[order])
+    if weight > 0:
+        if query_poses is None or poses is None:
+            raise ValueError("a pose weight needs the query's pose vectors and a pose cache")
+        pose = np.concatenate([query_poses @ poses.vectors(c.group, table, c.member_ids).T for c in candidates],
+                              axis=1)
+        sims = ((1.0 - weight) * sims + weight * pose).astype(np.float32)
+    if context > 0:
+        clip_index = np.repeat(np.arange(len(candidates), dtype=np.int64), np.diff(bounds))
+        keys = clip_index * CLIP_KEY + table.starts[table.rows(members)].astype(np.int64)
+        sims = in_context(sims, np.asarray(query_starts, dtype=np.int64), keys, context, step)
+    scores = np.maximum.reduceat(sims, bounds[:-1], axis=1).mean(axis=0)
+    window_scores = sims.max(axis=0)
+    out = [Ranked(c.group, float(scores[i]), c.member_ids, window_scores[bounds[i]:bounds[i + 1]])
+           for i, c in enumerate(candidates)]
     return sorted(out, key=lambda r: (-r.score, r.group))

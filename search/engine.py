@@ -46,11 +46,12 @@ from db.config import LibraryLocation
 from db.library import Library, LibraryError
 from db.locks import WritersLock
 from db.records import ClipInfo
+from indexer.embedding import ClipWindowEmbedder
 from motion.data import Motion
 from motion.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
 from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 from search.ann import Thresholds
-from search.by_example import MATCHES, RERANK_CANDIDATES, PoseCache, by_example_settings, rerank
+from search.by_example import MATCHES, RERANK_FETCH, PoseCache, by_example_settings, rerank
 from search.embedder import SearchModel
 from search.errors import InvalidQuery, NotFound, SearchError
 from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups, score_groups
@@ -94,12 +95,12 @@ class Engine:
 
     def __init__(self, library: Library, model: SearchModel, *, progress: bool = True, use_gpu: bool | None = None,
                  thresholds: Thresholds | None = None, ingest_workers: int | None = None,
-                 limits: SearchLimits | None = None) -> None:
+                 limits: SearchLimits | None = None, window_embedder: ClipWindowEmbedder | None = None) -> None:
         self.lib, self.model = library, model
         self.data_dir = library.location.data_dir
         self.progress, self.ingest_workers = progress, ingest_workers
         self.indexes = IndexManager(library, model, self.data_dir / "indexes", thresholds=thresholds,
-                                    use_gpu=use_gpu, progress=progress)
+                                    use_gpu=use_gpu, progress=progress, window_embedder=window_embedder)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
         self._synced = False
@@ -132,12 +133,14 @@ class Engine:
     def open(cls, location: LibraryLocation, model: SearchModel, *, sync: bool = True, progress: bool = True,
              use_gpu: bool | None = None, thresholds: Thresholds | None = None,
              ingest_workers: int | None = None, limits: SearchLimits | None = None,
-             check: bool = True) -> Engine:
+             check: bool = True, window_embedder: ClipWindowEmbedder | None = None) -> Engine:
         """Open the library at ``location`` with ``model``; ``check`` runs the start-up check that repairs
         what a crash left (:mod:`search.recovery`); ``sync`` checks/rebuilds the indexes now;
-        ``limits`` bound the work of one request (:mod:`search.limits`)."""
+        ``limits`` bound the work of one request (:mod:`search.limits`); ``window_embedder`` embeds the
+        windows when the indexes are synced (default: the model in this process; e.g. Ray actors,
+        :mod:`indexer.ray_embed`)."""
         engine = cls(Library.open(location), model, progress=progress, use_gpu=use_gpu, thresholds=thresholds,
-                     ingest_workers=ingest_workers, limits=limits)
+                     ingest_workers=ingest_workers, limits=limits, window_embedder=window_embedder)
         if check:
             engine.recovery = recover(engine.lib)
         if sync:
@@ -291,12 +294,18 @@ class Engine:
         if allowed is not None and allowed.size == 0:
             return []
         index = self.indexes.index(WINDOWS)
-        candidates = rank_groups(index, queries, max(offset + k, RERANK_CANDIDATES), WindowGroups(self._table),
-                                 allowed)
+        groups = WindowGroups(self._table)
+        available = len(index) if allowed is None else int(allowed.size)
+        _, ids = index.search(queries, min(available, RERANK_FETCH), allowed_ids=allowed)
+        seen = np.unique(groups.group_of(np.unique(ids[ids >= 0])))
+        seen = seen[seen >= 0]
         query_poses = self.model.pose_vectors(positions, starts) if weight > 0 else None
-        ranked = rerank(index, queries, starts, candidates[:RERANK_CANDIDATES], self._table, weight, context,
-                        step, query_poses, self._poses)
-        return [self._clip_hit(r) for r in (ranked + candidates[RERANK_CANDIDATES:])[offset:offset + k]]
+        ranked = rerank(index, queries, starts, score_groups(index, queries, groups, seen, allowed), self._table,
+                        weight, context, step, query_poses, self._poses)
+        if len(ranked) < offset + k:  # past the re-scored clips, the learned order continues
+            rest = rank_groups(index, queries, offset + k + len(ranked), groups, allowed)
+            ranked += [r for r in rest if r.group not in set(seen.tolist())]
+        return [self._clip_hit(r) for r in ranked[offset:offset + k]]
 
     def _clip_pose_vectors(self, clip_id: int, starts: np.ndarray) -> np.ndarray:
         positions = self.lib.store.get(self._clip(clip_id).motion_key)

@@ -23,7 +23,7 @@ from search.errors import InvalidQuery, NotFound
 from search.export import export_hit, motion_to_json, write_hit
 from search.indexes import DESCRIPTIONS, WINDOWS
 from search.types import Filters
-from tests.fake_model import FakeModel, arms, build_library, jump, spin, walk
+from tests.fake_model import FakeModel, arms, build_library, jump, mixed, spin, walk
 
 
 @pytest.fixture
@@ -465,3 +465,31 @@ def test_context_averages_the_pairs_at_the_same_time_shift() -> None:
     assert out[1, 2] == pytest.approx((sims[1, 2] + sims[0, 1]) / 2)   # 20 frames later: past both ends
     assert out[2, 0] == sims[2, 0]   # 20 frames earlier than the clip's first window: no pair
     assert np.array_equal(in_context(sims, query, clip, 0, 20), sims)
+
+
+def test_by_example_pages_continue_past_the_rescored_clips(location: LibraryLocation, clips: dict[str, int],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one nearest window fetched per query window only a few clips are re-scored in context; the
+    learned order continues after them, every page from the same ranking, every other clip exactly once."""
+    import search.engine
+
+    rescored: list[set[int]] = []
+
+    def spy(index, queries, starts, candidates, *args):  # type: ignore[no-untyped-def]
+        rescored.append({c.group for c in candidates})
+        return rerank(index, queries, starts, candidates, *args)
+
+    rerank = search.engine.rerank
+    monkeypatch.setattr(search.engine, "RERANK_FETCH", 1)
+    monkeypatch.setattr(search.engine, "rerank", spy)
+    query = _motion(mixed(4.0))
+    with _engine(location, by_example_context={"similar": 2}) as eng:
+        whole = [h.clip_id for h in eng.search_motion(query, k=len(clips)).results]
+        pages = [h.clip_id for off in range(len(clips)) for h in eng.search_motion(query, k=1, offset=off).results]
+    with _engine(location) as eng:   # no context: the learned ranking itself
+        learned = [h.clip_id for h in eng.search_motion(query, k=len(clips)).results]
+    head = rescored[0]
+    assert all(r == head for r in rescored) and 0 < len(head) < len(clips)
+    assert pages == whole and sorted(whole) == sorted(clips.values())
+    assert set(whole[:len(head)]) == head and whole[0] == clips["mixed"]
+    assert whole[len(head):] == [c for c in learned if c not in head]   # then the learned order
