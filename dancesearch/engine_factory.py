@@ -17,8 +17,11 @@ module costs nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,8 @@ from search.errors import ModelMissing
 
 if TYPE_CHECKING:
     from embedders.runtime import DanceSearchModel
+    from indexer.ray_embed import RayWindowEmbedder
+    from indexer.ray_ingest import RayRuntime
     from search.engine import Engine
     from search.limits import SearchLimits
 
@@ -103,6 +108,21 @@ def load_model(model: str | os.PathLike[str] | None = None,
         raise ModelMissing(f"cannot load the model {directory}: {exc}") from None
 
 
+def load_window_model(model: str | os.PathLike[str], device: str = "cpu") -> DanceSearchModel:
+    """The model directory ``model`` loaded for embedding library windows away from the engine (a Ray
+    embedding actor, :mod:`indexer.ray_embed`) on ``device``: the plain :class:`DanceSearchModel`, whose
+    window vectors, clusters and version are those of :func:`load_model`'s serving view. Torch threads are
+    left to the caller (Ray sets one per CPU of the actor). ModelMissing if unusable."""
+    directory = resolve_model_dir(model)
+    from embedders.base import ModelLoadError
+    from embedders.runtime import DanceSearchModel
+
+    try:
+        return DanceSearchModel(directory, device=device)
+    except (ModelLoadError, OSError, KeyError, ValueError) as exc:
+        raise ModelMissing(f"cannot load the model {directory}: {exc}") from None
+
+
 def open_engine(model: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
                 db: str | None = None, *, sync: bool = True, progress: bool = False,
                 limits: SearchLimits | None = None) -> Engine:
@@ -116,3 +136,25 @@ def open_engine(model: str | os.PathLike[str] | None = None, data_dir: str | os.
 
     loaded = load_model(model, data_dir)
     return Engine.open(LibraryLocation.resolve(data_dir, db), loaded, sync=sync, progress=progress, limits=limits)
+
+
+@contextmanager
+def ray_embedding(engine: Engine, model: str | os.PathLike[str] | None, rt: RayRuntime,
+                  actors: int | None = None) -> Iterator[RayWindowEmbedder]:
+    """While the block runs, ``engine``'s index syncs embed windows on a pool of Ray actors
+    (:mod:`indexer.ray_embed`), each loading the model directory ``model`` (resolved as :func:`load_model`
+    does; every node must see it at the same path) with :func:`load_window_model`. ``rt``: an entered
+    Ray runtime; ``actors``: pool size (default: the cluster's GPUs, else its CPUs). The actors start on
+    the first window to embed and stop when the block ends."""
+    from indexer.ray_embed import RayEmbedOptions, RayWindowEmbedder
+
+    directory = str(resolve_model_dir(model).resolve())
+    options = RayEmbedOptions(functools.partial(load_window_model, directory), str(engine.lib.store.root),
+                              actors=actors)
+    previous = engine.indexes.window_embedder
+    with RayWindowEmbedder(rt, options) as embedder:
+        engine.indexes.window_embedder = embedder
+        try:
+            yield embedder
+        finally:
+            engine.indexes.window_embedder = previous

@@ -8,6 +8,7 @@ measured is what is served. `space` picks the joint space: "shared_space" (stage
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Sequence
@@ -39,7 +40,12 @@ same movement")."""
 
 
 class DanceSearchModel:
-    """Loaded model directory. Arrays in and out are NumPy float32; vectors are L2-normalised."""
+    """Loaded model directory. Arrays in and out are NumPy float32; vectors are L2-normalised.
+
+    ``device`` (e.g. ``"cuda"``) is where the window path runs (``embed_windows``, ``embed_clips``,
+    ``cluster_of``: the joint space's motion encoder, the VAE encoder and the cluster centroids, copied
+    there once); the modules themselves, texts, descriptions and generation stay on the CPU.
+    """
 
     def __init__(self, directory: Path | str, space: str | None = None, text_encoder: FrozenMiniLM | None = None,
                  device: str = "cpu") -> None:
@@ -111,6 +117,16 @@ class DanceSearchModel:
         other.space_name = space
         return other
 
+    def _window_path(self) -> tuple[SharedSpace | TripletSpace, DanceVAE, torch.Tensor]:
+        """The joint space, the VAE and the centroids the window path uses, on ``self.device``."""
+        if self.device.type == "cpu":
+            return self.space, self.vae, self.centroids
+        copies = self.__dict__.setdefault("_device_copies", {})
+        if self.space_name not in copies:
+            copies[self.space_name] = (copy.deepcopy(self.space).to(self.device),
+                                       copy.deepcopy(self.vae).to(self.device), self.centroids.to(self.device))
+        return copies[self.space_name]  # type: ignore[no-any-return]
+
     # -- inputs ---------------------------------------------------------------------------------
     def window_features(self, positions: np.ndarray, starts: Sequence[int]) -> torch.Tensor:
         """Normalised features (N, S, F) of windows of one canonical clip (T, J, 3)."""
@@ -135,7 +151,8 @@ class DanceSearchModel:
     # -- embeddings -----------------------------------------------------------------------------
     @torch.no_grad()
     def embed_features(self, x: torch.Tensor, batch: int = 1024) -> np.ndarray:
-        return torch.cat([self.space.embed_motion(x[i:i + batch]) for i in range(0, len(x), batch)]
+        space = self._window_path()[0]
+        return torch.cat([space.embed_motion(x[i:i + batch].to(self.device)).cpu() for i in range(0, len(x), batch)]
                          ).numpy() if len(x) else np.zeros((0, self.dim), np.float32)
 
     def embed_windows(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
@@ -186,8 +203,9 @@ class DanceSearchModel:
     # -- clusters -------------------------------------------------------------------------------
     @torch.no_grad()
     def clusters_of_features(self, x: torch.Tensor) -> np.ndarray:
-        mu = self.vae.embed_mu(x)
-        return torch.cdist(mu, self.centroids).argmin(1).numpy()
+        _, vae, centroids = self._window_path()
+        mu = vae.embed_mu(x.to(self.device))
+        return torch.cdist(mu, centroids).argmin(1).cpu().numpy()
 
     def cluster_of(self, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
         return self.clusters_of_features(self.window_features(positions, starts))

@@ -19,8 +19,12 @@ object store nor the task queue grows with the archive. A task whose worker dies
 memory, node lost) is split into one task per file, each retried once by Ray; a file that still kills
 its worker is recorded as failed, exactly like the local pool does.
 
-Ingest does not embed: windows are embedded when the search indexes are synced (``Engine.open`` /
-``dancesearch reindex``), which reads the library and the store, not the original files.
+Embedding is not part of these tasks: it happens when the search indexes are synced, from the library
+and the store (not the original files). ``dancesearch ingest --ray`` syncs them right after the ingest
+(``--no-index`` skips that), in the same Ray runtime, with the windows embedded by a pool of Ray actors
+that load the model once each (GPU actors where the cluster has GPUs): :mod:`indexer.ray_embed`.
+``dancesearch reindex --ray`` does the same for a rebuild. Without ``--ray``, ingest syncs nothing unless
+``--index`` is given (then the windows are embedded in the driver, as ``Engine.open`` does).
 
 Ray is an optional extra (``pip install 'dancesearch[ray]'``); this module imports it only inside
 its functions.

@@ -44,9 +44,10 @@ def _cmd(config: str, target: Path, manifest: Path, data: Path, address: str) ->
     kind, _, n = config.partition("-")
     if kind == "local":
         return base + ["--workers", n]
+    # --no-index: the ingest alone, as the local runs (--ray would then sync the indexes on actors).
     if kind == "ray":
-        return base + ["--ray", "--workers", n]
-    return base + ["--ray-address", address]
+        return base + ["--ray", "--workers", n, "--no-index"]
+    return base + ["--ray-address", address, "--no-index"]
 
 
 def _run(cmd: list[str]) -> dict[str, Any]:

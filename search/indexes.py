@@ -26,9 +26,16 @@ hold exactly the rows the DB says are embedded by the active model:
   deleted behind the index's back, or an id reused by a new row), are removed, and rows not yet
   embedded (new clips) or marked embedded but missing from the index are embedded and added.
 
-Embedding is batched per clip (its motion loaded once, all its window starts at once) with a tqdm
-progress bar (rate, ETA). The DB marks are written after the vectors are added and before the index
-is saved; a crash in between is caught by the next sync (marked but missing -> re-embedded).
+Embedding is batched per clip (its motion loaded once, all its window starts at once; several clips per
+model call) with a tqdm progress bar (rate, ETA). The windows to embed are cut into
+:class:`indexer.embedding.WindowWork` items (motion store keys, start frames, row ids) handed to a
+clip-window embedder: by default :class:`indexer.embedding.LocalWindowEmbedder` (the model, in this
+process); an injected one (``IndexManager(..., window_embedder=...)``, e.g. Ray actors:
+:mod:`indexer.ray_embed`) returns the same vectors and clusters item by item, in order. Every result
+is checked (the active model's version, shapes, finite values) before anything is added. The DB marks
+are written after the vectors are added and before the index is saved; a crash in between (or an
+embedder that fails part-way: the sync raises and saves nothing) is caught by the next sync (marked
+but missing -> re-embedded).
 """
 
 from __future__ import annotations
@@ -43,7 +50,13 @@ import numpy as np
 
 from db import annotations as ann_db
 from db.library import Library
-from db.store import StoreError
+from indexer.embedding import (
+    ClipWindowEmbedder,
+    ClipWindows,
+    EmbeddedWindows,
+    LocalWindowEmbedder,
+    WindowWork,
+)
 from search.ann import AnnError, AnnIndex, Thresholds, choose_backend, create
 from search.ann import load as load_index
 from search.embedder import SearchModel
@@ -76,6 +89,8 @@ class SyncReport:
     removed: int = 0
     size: int = 0
     backend: str = ""
+    embedded_on: dict[str, Any] | None = None
+    """How the windows were embedded (``ClipWindowEmbedder.describe()``), when any were."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,9 +145,12 @@ class IndexManager:
     """The ``windows`` and ``descriptions`` indexes of one library with one model."""
 
     def __init__(self, library: Library, model: SearchModel, root: Path, *, thresholds: Thresholds | None = None,
-                 use_gpu: bool | None = None, progress: bool = True) -> None:
+                 use_gpu: bool | None = None, progress: bool = True,
+                 window_embedder: ClipWindowEmbedder | None = None) -> None:
         self.lib, self.model, self.root = library, model, Path(root)
         self.thresholds, self.use_gpu, self.progress = thresholds, use_gpu, progress
+        self.window_embedder = window_embedder
+        """Where windows are embedded (None: the model, in this process)."""
         self.indexes: dict[str, AnnIndex | None] = {WINDOWS: None, DESCRIPTIONS: None}
 
     def path(self, name: str) -> Path:
@@ -209,6 +227,8 @@ class IndexManager:
             index.add(batch.vectors, batch.ids)
             self._mark(name, batch)
             report.embedded += len(batch.ids)
+        if name == WINDOWS and report.embedded:
+            report.embedded_on = self._window_embedder().describe()
         if index is None:
             index = self._create(name, self._dim(name), len(db_ids))
         if report.rebuilt or report.embedded or report.removed:
@@ -288,55 +308,67 @@ class IndexManager:
 
         return tqdm(total=total, desc=desc, unit=unit, smoothing=0.1, disable=None if self.progress else True)
 
+    def _window_embedder(self) -> ClipWindowEmbedder:
+        return self.window_embedder or LocalWindowEmbedder(self.model, self.lib.store, MODEL_BATCH)
+
     def _embed_windows(self, todo: np.ndarray) -> Iterator[_Batch]:
+        embedder = self._window_embedder()
+        total, work = self._window_work(todo, embedder.batch_windows)
+        pending: list[_Batch] = []
+        with self._progress(total, "embedding windows", "win") as bar:
+            for item, result in embedder.embed(work):
+                batch = self._checked(item, result)
+                bar.update(item.size)
+                if batch is not None:
+                    pending.append(batch)
+                if sum(len(b.ids) for b in pending) >= ADD_CHUNK:
+                    yield _merge(pending)
+                    pending = []
+        if pending:
+            yield _merge(pending)
+
+    def _window_work(self, todo: np.ndarray, batch_windows: int) -> tuple[int, Iterator[WindowWork]]:
+        """(windows to embed, a lazy sequence of items of whole clips and about ``batch_windows`` windows),
+        clip by clip in id order, each clip's windows by start frame."""
         table = ann_db.window_table(self.lib)
         rows = table.rows(np.intersect1d(todo, table.ids))
         rows = rows[np.lexsort((table.starts[rows], table.clip_ids[rows]))]
         clip_of = table.clip_ids[rows]
         keys = ann_db.motion_keys(self.lib, np.unique(clip_of).tolist())
-        bounds = np.flatnonzero(np.diff(clip_of)) + 1
-        pending: list[_Batch] = []
-        clips: list[tuple[np.ndarray, list[int]]] = []
-        ids: list[np.ndarray] = []
-        with self._progress(len(rows), "embedding windows", "win") as bar:
-            for group in np.split(rows, bounds) if rows.size else []:
-                positions = self._clip_positions(int(table.clip_ids[group[0]]), keys)
-                if positions is not None:
-                    clips.append((positions, table.starts[group].tolist()))
-                    ids.append(table.ids[group])
-                if sum(len(s) for _, s in clips) >= MODEL_BATCH:
-                    pending.append(self._embed_clips(clips, ids))
-                    bar.update(len(pending[-1].ids))
-                    clips, ids = [], []
-                if sum(len(b.ids) for b in pending) >= ADD_CHUNK:
-                    yield _merge(pending)
-                    pending = []
+        groups = np.split(rows, np.flatnonzero(np.diff(clip_of)) + 1) if rows.size else []
+
+        def items() -> Iterator[WindowWork]:
+            clips: list[ClipWindows] = []
+            for group in groups:
+                clip_id = int(table.clip_ids[group[0]])
+                key = keys.get(clip_id)
+                if key is None:
+                    logger.info("clip %d was deleted while indexing; skipping its windows", clip_id)
+                    continue
+                clips.append(ClipWindows(clip_id, key, table.starts[group], table.ids[group]))
+                if sum(len(c.starts) for c in clips) >= batch_windows:
+                    yield WindowWork(tuple(clips))
+                    clips = []
             if clips:
-                pending.append(self._embed_clips(clips, ids))
-                bar.update(len(pending[-1].ids))
-        if pending:
-            yield _merge(pending)
+                yield WindowWork(tuple(clips))
 
-    def _clip_positions(self, clip_id: int, keys: dict[int, str]) -> np.ndarray | None:
-        key = keys.get(clip_id)
-        if key is None:
-            logger.info("clip %d was deleted while indexing; skipping its windows", clip_id)
-            return None
-        try:
-            return self.lib.store.get(key)
-        except StoreError as exc:
-            logger.error("clip %d cannot be indexed: %s", clip_id, exc)
-            return None
+        return len(rows), items()
 
-    def _embed_clips(self, clips: list[tuple[np.ndarray, list[int]]], ids: list[np.ndarray]) -> _Batch:
-        """One batched model call for the windows of several clips."""
-        n = sum(len(s) for _, s in clips)
-        vectors, clusters = self.model.embed_clips(clips)
-        vectors = _normalised(vectors, n, "window embeddings")
-        clusters = np.asarray(clusters).reshape(-1)
-        if clusters.shape != (n,):
-            raise IndexBuildError(f"model returned {clusters.shape} window clusters for {n} windows")
-        return _Batch(vectors, np.concatenate(ids), [int(c) for c in clusters])
+    def _checked(self, item: WindowWork, result: EmbeddedWindows) -> _Batch | None:
+        """The batch of one embedded item (None when none of its clips could be read), checked."""
+        for clip_id, why in result.skipped:
+            logger.error("clip %d cannot be indexed: %s", clip_id, why)
+        if result.version != self.model.version:
+            raise IndexBuildError(f"windows were embedded by model {result.version!r}, but the active model is "
+                                  f"{self.model.version!r} (does every embedding worker load the same model?)")
+        ids = result.embedded_ids(item)
+        if not len(ids):
+            return None
+        vectors = _normalised(result.vectors, len(ids), "window embeddings")
+        clusters = np.asarray(result.clusters).reshape(-1)
+        if clusters.shape != (len(ids),):
+            raise IndexBuildError(f"model returned {clusters.shape} window clusters for {len(ids)} windows")
+        return _Batch(vectors, ids, [int(c) for c in clusters])
 
     def _embed_descriptions(self, todo: np.ndarray) -> Iterator[_Batch]:
         wanted = {int(i) for i in todo}

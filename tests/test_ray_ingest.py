@@ -210,7 +210,7 @@ def test_driver_sigkill_then_rerun_on_the_cluster(ray_cluster: Any, tmp_path: Pa
     data = tmp_path / "lib"
     # One task in flight: the driver is killed after its first commit, long before the end.
     args = ["ingest", str(archive), "--data-dir", str(data), "--ray-address", ray_cluster.address,
-            "--workers", "1", "--json"]
+            "--workers", "1", "--no-index", "--json"]
     proc = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.monotonic() + 50
@@ -242,8 +242,8 @@ def test_driver_sigkill_then_rerun_on_the_cluster(ray_cluster: Any, tmp_path: Pa
 def test_cli_ray_starts_a_local_runtime(tmp_path: Path) -> None:
     write_valid(tmp_path / "arch", 3)
     write_broken(tmp_path / "arch", ["nan"])
-    args = ["ingest", str(tmp_path / "arch"), "--ray", "--workers", "1", "--data-dir", str(tmp_path / "lib"),
-            "--json"]
+    args = ["ingest", str(tmp_path / "arch"), "--ray", "--workers", "1", "--no-index",
+            "--data-dir", str(tmp_path / "lib"), "--json"]
     done = subprocess.run(CLI + args, capture_output=True, text=True, timeout=120,
                           env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})
     assert done.returncode == 1, done.stderr
@@ -267,7 +267,8 @@ def test_ray_missing_is_a_clear_error(tmp_path: Path, cli: Any, monkeypatch: pyt
 def test_unreachable_cluster_fails_fast(tmp_path: Path, cli: Any) -> None:
     write_valid(tmp_path / "arch", 1)
     t0 = time.monotonic()
-    res: Any = cli("ingest", tmp_path / "arch", "--ray-address", "127.0.0.1:9", "--data-dir", tmp_path / "lib")
+    res: Any = cli("ingest", tmp_path / "arch", "--ray-address", "127.0.0.1:9", "--no-index",
+                   "--data-dir", tmp_path / "lib")
     assert res.exit_code == 2 and time.monotonic() - t0 < 30
     assert "cannot join the Ray cluster at 127.0.0.1:9: nothing answers" in res.output
 

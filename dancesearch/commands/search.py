@@ -348,20 +348,58 @@ def generate(
         typer.echo(f"wrote {motion.duration:.1f} s of motion ({motion.n_frames} frames) to {out}")
 
 
+RayEmbedOpt = Annotated[bool, typer.Option(
+    "--ray", help="Embed the windows on Ray actors: a local Ray runtime with --workers CPUs, or the cluster of "
+                  "--ray-address (needs pip install 'dancesearch[ray]').")]
+RayEmbedAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", metavar="ADDRESS",
+    help="Embed on this Ray cluster (auto, HOST:6379 or ray://HOST:10001; implies --ray). --data-dir and the "
+         "model directory must be on storage every node mounts at the same path.")]
+RayWorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="With --ray: CPUs of the local Ray runtime (default: all); with --ray-address: "
+                             "embedding actors (default: one per GPU, else per CPU).")]
+
+
 def reindex(re_embed: Annotated[bool, typer.Option(
                 "--re-embed", help="Embed every window again even where the stored vectors are the active "
                                    "model's (default: reuse them, re-embedding only the rest).")] = False,
+            ray: RayEmbedOpt = False, ray_address: RayEmbedAddressOpt = None, workers: RayWorkersOpt = None,
             json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None,
             db: DbOpt = None) -> None:
     """Rebuild every index from the library with the model: vectors the active model already made are
-    reused, the rest (all of them after a model change, or with --re-embed) are embedded."""
-    with cli_errors(), engine_for(model, data_dir, db, progress=True) as engine:
-        report = engine.reindex(re_embed=re_embed)
+    reused, the rest (all of them after a model change, or with --re-embed) are embedded (on Ray actors
+    with --ray)."""
+    from contextlib import ExitStack
+
+    from search.indexes import IndexBuildError
+
+    with cli_errors(), ExitStack() as stack:
+        if ray or ray_address:
+            from dancesearch.engine_factory import ray_embedding
+            from indexer.ray_ingest import RAY_MISSING, RayIngestError, RayOptions, RayRuntime, ray_available
+
+            if not ray_available():
+                raise CliInputError(RAY_MISSING)
+            engine = stack.enter_context(engine_for(model, data_dir, db, progress=True))
+            try:
+                rt = stack.enter_context(RayRuntime(RayOptions(address=ray_address or None,
+                                                               num_cpus=None if ray_address else workers)))
+                stack.enter_context(ray_embedding(engine, model, rt, workers if ray_address else None))
+                report = engine.reindex(re_embed=re_embed)
+            except (RayIngestError, IndexBuildError) as exc:
+                raise fail(str(exc), 2) from None
+        else:
+            engine = stack.enter_context(engine_for(model, data_dir, db, progress=True))
+            report = engine.reindex(re_embed=re_embed)
     if json_out:
         print_json(report)
         return
     sizes = ", ".join(f"{name} {r['size']} ({r['backend']})" for name, r in report["indexes"].items())
-    typer.echo(f"rebuilt the indexes with model {report['model_version']} in {report['seconds']:.1f} s: {sizes}")
+    where = report["indexes"].get("windows", {}).get("embedded_on") or {}
+    embedded = (f"; {report['indexes']['windows']['embedded']} windows embedded on {where['actors']} Ray actors "
+                f"({where['device']})" if where.get("on") == "ray" else "")
+    typer.echo(f"rebuilt the indexes with model {report['model_version']} in {report['seconds']:.1f} s: "
+               f"{sizes}{embedded}")
 
 
 def register(app: typer.Typer) -> None:
