@@ -128,7 +128,7 @@ def run_ingest(cfg: BenchConfig, work: Path, progress: bool) -> IngestResult:
     from embedders.text import FrozenMiniLM
 
     runs: list[dict[str, Any]] = []
-    encoder = FrozenMiniLM()
+    encoder = FrozenMiniLM(fast=True)   # what serving runs (ONNX Runtime when available; embedders.onnx_text)
     engine: Engine | None = None
     data_dir = work
     for rep in range(cfg.ingest_repeats):
