@@ -49,7 +49,7 @@ class _EpochPrinter:
 def train(
     corpus: CorpusOpt = Path("../shared/corpus"),
     out: Annotated[Path, typer.Option("--out", help="Model directory to write (e.g. models/NAME).")] = Path("models/default"),
-    work: Annotated[Path | None, typer.Option("--work", help="Work directory (library, caches, checkpoints) [default runs/NAME].")] = None,
+    work: Annotated[Path | None, typer.Option("--work", help="Work directory (library, caches, checkpoints) (default runs/NAME).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Pipeline config JSON (sizes, epochs).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic for a seed).")] = 0,
     sources: Annotated[list[str] | None, typer.Option("--source", help="Train only on these sources (repeatable).")] = None,
