@@ -40,7 +40,7 @@ import numpy as np
 
 from db.annotations import WindowTable
 from search.ann import AnnIndex
-from search.hits import Ranked, member_similarities
+from search.hits import Groups, Ranked, member_similarities
 
 MATCHES = ("similar", "same")
 RERANK_FETCH = 64
@@ -48,7 +48,7 @@ RERANK_FETCH = 64
 POSE_CACHE_CLIPS = 128
 DEFAULT_POSE_WEIGHT = 0.5
 """For models whose settings lack ``same_motion_pose_weight``: the shipped model's val choice."""
-DEFAULT_CONTEXT = {"similar": 0, "same": 0}
+DEFAULT_CONTEXT = 0
 """For models whose settings lack ``by_example_context``: no temporal context (windows alone)."""
 
 
@@ -56,8 +56,7 @@ def by_example_settings(settings: Mapping[str, object], match: str) -> tuple[flo
     """``(pose weight, context windows each way)`` of ``match`` from a model's search settings."""
     weight = float(settings.get("same_motion_pose_weight", DEFAULT_POSE_WEIGHT)) if match == "same" else 0.0  # type: ignore[arg-type]
     context = settings.get("by_example_context")
-    k = (context if isinstance(context, Mapping) else DEFAULT_CONTEXT).get(match, DEFAULT_CONTEXT[match])
-    return weight, int(k)
+    return weight, int(context.get(match, DEFAULT_CONTEXT) if isinstance(context, Mapping) else DEFAULT_CONTEXT)
 
 
 class PoseCache:
@@ -90,9 +89,9 @@ CLIP_KEY = 1 << 32
 whole windows never leaves a clip."""
 
 
-def _shifted(keys: np.ndarray, shift: int) -> np.ndarray:
-    """Index of the window whose key is ``shift`` more than each of ``keys`` (-1 where none is)."""
-    order = np.argsort(keys, kind="stable")
+def _shifted(keys: np.ndarray, order: np.ndarray, shift: int) -> np.ndarray:
+    """Index of the window whose key is ``shift`` more than each of ``keys`` (-1 where none is);
+    ``order`` sorts ``keys``."""
     ordered = keys[order]
     pos = np.clip(np.searchsorted(ordered, keys + shift), 0, keys.size - 1)
     return np.where(ordered[pos] == keys + shift, order[pos], -1)
@@ -107,35 +106,48 @@ def in_context(sims: np.ndarray, query_starts: np.ndarray, library_keys: np.ndar
     start frames, plus ``CLIP_KEY`` times a clip index when they come from several clips."""
     if context <= 0 or sims.size == 0:
         return sims
+    q_order, g_order = np.argsort(query_starts, kind="stable"), np.argsort(library_keys, kind="stable")
     total, count = sims.astype(np.float64), np.ones(sims.shape)
     for d in (*range(1, context + 1), *range(-context, 0)):
-        qi, gj = _shifted(query_starts, d * step), _shifted(library_keys, d * step)
+        qi, gj = _shifted(query_starts, q_order, d * step), _shifted(library_keys, g_order, d * step)
         valid = (qi >= 0)[:, None] & (gj >= 0)[None, :]
         total += np.where(valid, sims[np.ix_(np.maximum(qi, 0), np.maximum(gj, 0))], 0.0)
         count += valid
     return (total / count).astype(np.float32)
 
 
-def rerank(index: AnnIndex, queries: np.ndarray, query_starts: list[int], candidates: list[Ranked],
+def clip_windows(groups: Groups, clip_ids: np.ndarray, allowed: np.ndarray | None) -> list[tuple[int, np.ndarray]]:
+    """``(clip id, its allowed window ids in id order)`` of each of ``clip_ids`` that has one, by clip id:
+    the candidates :func:`rerank` re-scores."""
+    members = groups.members(clip_ids)
+    if allowed is not None:
+        members = np.intersect1d(members, allowed)
+    of = groups.group_of(members)
+    order = np.argsort(of, kind="stable")
+    members, of = members[order], of[order]
+    ids, first = np.unique(of, return_index=True)
+    return [(int(g), part) for g, part in zip(ids, np.split(members, first[1:]), strict=False) if g >= 0]
+
+
+def rerank(index: AnnIndex, queries: np.ndarray, query_starts: list[int], candidates: list[tuple[int, np.ndarray]],
            table: WindowTable, weight: float = 0.0, context: int = 0, step: int = 1,
            query_poses: np.ndarray | None = None, poses: PoseCache | None = None) -> list[Ranked]:
-    """``candidates`` (learned ranking) re-scored, best first (ties by clip id): window similarities
-    ``(1 - weight) * learned + weight * pose`` (pose only when ``weight > 0``), then in temporal context
-    (``context`` windows each way, ``step`` frames apart: the stride of the query's and the library's windows).
-    All candidates' windows are scored in one matrix."""
-    candidates = [c for c in candidates if c.member_ids.size]
+    """``candidates`` (``(clip id, window ids)``, :func:`clip_windows`) scored, best first (ties by clip id):
+    window similarities ``(1 - weight) * learned + weight * pose`` (pose only when ``weight > 0``), then in
+    temporal context (``context`` windows each way, ``step`` frames apart: the stride of the query's and the
+    library's windows). All candidates' windows are scored in one matrix."""
+    candidates = [(g, ids) for g, ids in candidates if ids.size]
     if not candidates:
         return []
-    members = np.concatenate([c.member_ids for c in candidates])
-    bounds = np.cumsum([0] + [c.member_ids.size for c in candidates])
+    members = np.concatenate([ids for _, ids in candidates])
+    bounds = np.cumsum([0] + [ids.size for _, ids in candidates])
     order = np.argsort(members, kind="stable")
     sims = np.empty((len(queries), members.size), dtype=np.float32)
     sims[:, order] = member_similarities(index, queries, members[order])
     if weight > 0:
         if query_poses is None or poses is None:
             raise ValueError("a pose weight needs the query's pose vectors and a pose cache")
-        pose = np.concatenate([query_poses @ poses.vectors(c.group, table, c.member_ids).T for c in candidates],
-                              axis=1)
+        pose = np.concatenate([query_poses @ poses.vectors(g, table, ids).T for g, ids in candidates], axis=1)
         sims = ((1.0 - weight) * sims + weight * pose).astype(np.float32)
     if context > 0:
         clip_index = np.repeat(np.arange(len(candidates), dtype=np.int64), np.diff(bounds))
@@ -143,6 +155,6 @@ def rerank(index: AnnIndex, queries: np.ndarray, query_starts: list[int], candid
         sims = in_context(sims, np.asarray(query_starts, dtype=np.int64), keys, context, step)
     scores = np.maximum.reduceat(sims, bounds[:-1], axis=1).mean(axis=0)
     window_scores = sims.max(axis=0)
-    out = [Ranked(c.group, float(scores[i]), c.member_ids, window_scores[bounds[i]:bounds[i + 1]])
-           for i, c in enumerate(candidates)]
+    out = [Ranked(g, float(scores[i]), ids, window_scores[bounds[i]:bounds[i + 1]])
+           for i, (g, ids) in enumerate(candidates)]
     return sorted(out, key=lambda r: (-r.score, r.group))

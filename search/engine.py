@@ -51,7 +51,7 @@ from motion.data import Motion
 from motion.skeleton import CANONICAL_FPS, JOINTS, N_JOINTS, PARENTS
 from motion.windows import DEFAULT_SIZE, DEFAULT_STRIDE, window_starts
 from search.ann import Thresholds
-from search.by_example import MATCHES, RERANK_FETCH, PoseCache, by_example_settings, rerank
+from search.by_example import MATCHES, RERANK_FETCH, PoseCache, by_example_settings, clip_windows, rerank
 from search.embedder import SearchModel
 from search.errors import InvalidQuery, NotFound, SearchError
 from search.hits import IdentityGroups, Ranked, WindowGroups, best_span, filter_key, rank_groups, score_groups
@@ -300,11 +300,12 @@ class Engine:
         seen = np.unique(groups.group_of(np.unique(ids[ids >= 0])))
         seen = seen[seen >= 0]
         query_poses = self.model.pose_vectors(positions, starts) if weight > 0 else None
-        ranked = rerank(index, queries, starts, score_groups(index, queries, groups, seen, allowed), self._table,
+        ranked = rerank(index, queries, starts, clip_windows(groups, seen, allowed), self._table,
                         weight, context, step, query_poses, self._poses)
         if len(ranked) < offset + k:  # past the re-scored clips, the learned order continues
             rest = rank_groups(index, queries, offset + k + len(ranked), groups, allowed)
-            ranked += [r for r in rest if r.group not in set(seen.tolist())]
+            rescored = set(seen.tolist())
+            ranked += [r for r in rest if r.group not in rescored]
         return [self._clip_hit(r) for r in ranked[offset:offset + k]]
 
     def _clip_pose_vectors(self, clip_id: int, starts: np.ndarray) -> np.ndarray:

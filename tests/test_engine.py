@@ -476,7 +476,7 @@ def test_by_example_pages_continue_past_the_rescored_clips(location: LibraryLoca
     rescored: list[set[int]] = []
 
     def spy(index, queries, starts, candidates, *args):  # type: ignore[no-untyped-def]
-        rescored.append({c.group for c in candidates})
+        rescored.append({group for group, _ in candidates})
         return rerank(index, queries, starts, candidates, *args)
 
     rerank = search.engine.rerank
