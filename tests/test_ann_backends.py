@@ -30,13 +30,13 @@ from search.ann import (
     load,
 )
 from search.ann import faiss_backend as fb
-from search.ann.compressed import IVFPQIndex
+from search.ann.compressed import IVFPQIndex, IVFSQIndex
 from search.ann.exact import ExactIndex, exact_topk
 from search.ann.faiss_backend import HNSWIndex, IVFIndex, choose_nlist, decide_gpu, gpu_count
 from search.ann.measure import measure, recall_at_k
 
-BACKEND_NAMES = ["exact", "flat", "ivf", "hnsw", "ivfpq", "sharded"]
-APPROXIMATE = ["flat", "ivf", "hnsw", "ivfpq", "sharded"]
+BACKEND_NAMES = ["exact", "flat", "ivf", "hnsw", "ivfpq", "ivfsq", "sharded"]
+APPROXIMATE = ["flat", "ivf", "hnsw", "ivfpq", "ivfsq", "sharded"]
 DIM = 16
 
 
@@ -386,6 +386,30 @@ def test_ivfpq_reranking_recovers_recall(recall_data: Any) -> None:
     assert with_rerank >= 0.95 and codes_only < 0.9 and codes_only < with_rerank
 
 
+def test_ivfsq_codes_rank_nearly_exactly_where_pq_codes_do_not(recall_data: Any, tmp_path: Path) -> None:
+    """SQ8 codes alone (rerank 1) keep the recall that PQ codes only reach after re-ranking; its state
+    says one byte per dimension; it refuses PQ's knobs and a PQ index file."""
+    vectors, ids, queries, truth = recall_data
+    sq: Any = create("ivfsq", 64, nprobe=16, rerank=1)
+    pq: Any = create("ivfpq", 64, m=8, nprobe=16, rerank=1)
+    sq.add(vectors, ids)
+    pq.add(vectors, ids)
+    assert isinstance(sq, IVFSQIndex) and sq.trained and sq._index.code_size == 64
+    sq_recall = recall_at_k(sq.search(queries, 10)[1], truth)
+    pq_recall = recall_at_k(pq.search(queries, 10)[1], truth)
+    assert sq_recall >= 0.95 and pq_recall < 0.9, (sq_recall, pq_recall)
+    state = sq.config["state"]
+    assert state["m"] is None and state["ram_bytes_per_vector"] == 64 + 16
+    with pytest.raises(InvalidInputError, match="do not apply"):
+        create("ivfsq", 64, m=8)
+    sq.save(tmp_path / "sq")
+    assert np.array_equal(load(tmp_path / "sq").search(queries, 10)[1], sq.search(queries, 10)[1])
+    pq.save(tmp_path / "pq")
+    (tmp_path / "pq" / "index.faiss").replace(tmp_path / "sq" / "index.faiss")
+    with pytest.raises(IndexLoadError, match="IndexIVFScalarQuantizer"):
+        load(tmp_path / "sq")
+
+
 def test_ivfpq_float16_store(data: Any, tmp_path: Path) -> None:
     """Half the disk; scores within float16 precision (2^-11 relative per component)."""
     vectors, ids, queries = data
@@ -495,7 +519,7 @@ def test_gpu_replica_path_matches_cpu(name: str, data: Any, tmp_path: Path, monk
 
 # ------------------------------------------------------------------ factory and measure
 def test_factory_names_and_thresholds() -> None:
-    with pytest.raises(UnknownBackendError, match="choose one of exact, flat, hnsw, ivf, ivfpq, sharded"):
+    with pytest.raises(UnknownBackendError, match="choose one of exact, flat, hnsw, ivf, ivfpq, ivfsq, sharded"):
         create("annoy", DIM)
     with pytest.raises(TypeError):
         create("flat", DIM, nprobe=3)
