@@ -198,8 +198,9 @@ class IVFPQIndex(AnnIndex):
 
     @classmethod
     def _is_own_faiss_index(cls, loaded: Any) -> bool:
+        """Whether a read ``index.faiss`` is this backend's kind (``FAISS_CLASS``, inner product)."""
         faiss = fb._faiss()
-        return isinstance(loaded, faiss.IndexIVFPQ) and loaded.metric_type == faiss.METRIC_INNER_PRODUCT
+        return isinstance(loaded, getattr(faiss, cls.FAISS_CLASS)) and loaded.metric_type == faiss.METRIC_INNER_PRODUCT
 
     def _train_from_store(self) -> None:
         rows = np.flatnonzero(self._row_ids >= 0)
@@ -370,9 +371,3 @@ class IVFSQIndex(IVFPQIndex):
         faiss = fb._faiss()
         return faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(self.dim), self.dim, nlist,
                                              faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-
-    @classmethod
-    def _is_own_faiss_index(cls, loaded: Any) -> bool:
-        faiss = fb._faiss()
-        return (isinstance(loaded, faiss.IndexIVFScalarQuantizer)
-                and loaded.metric_type == faiss.METRIC_INNER_PRODUCT)
