@@ -13,9 +13,9 @@ Configurations, interleaved within each repetition so machine noise spreads over
 Each library is compared with the ``local-2`` one (:func:`indexer.digest.library_digest`: every clip's
 path, content hash, store key, labels, split, details and windows, and the open errors).
 
-Usage (as measured for docs/bench/bench.md):
-``nice -n 10 .venv/bin/python scripts/bench_ray_ingest.py --corpus ../shared/corpus --work /tmp/ray-bench
---repeat 3 --out docs/bench/ray-ingest.json``
+Usage (as measured for docs/bench/ray-ingest.md, which ``--md`` writes from the same run as ``--out``):
+``.venv/bin/python scripts/bench_ray_ingest.py --corpus ../shared/corpus --work /tmp/ray-bench
+--repeat 3 --out docs/bench/ray-ingest.json --md docs/bench/ray-ingest.md``
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ray-bench"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--port", type=int, default=6391)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="the report as JSON")
+    parser.add_argument("--md", type=Path, default=None, help="the report as markdown (render())")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
     shutil.rmtree(args.work, ignore_errors=True)
@@ -104,9 +105,12 @@ def main() -> None:
     address = f"127.0.0.1:{args.port}"
     foreign = _foreign_ray(temp_dir)
     report: dict[str, Any] = {"corpus": str(corpus), "load_start": os.getloadavg(), "runs": {},
-                              "commands": {}, "nice": os.nice(0)}
+                              "commands": {}, "nice": os.nice(0), "repeat": args.repeat,
+                              "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                              "cpus": os.cpu_count(), "versions": _versions()}
     env_note = f"{len(foreign)} Ray processes of others running" if foreign else "no other Ray running"
     print(f"corpus {corpus}; {env_note}; niceness {os.nice(0)}", flush=True)
+    _ray("get-auth-token", "--generate")  # a fresh machine has no ~/.ray/auth_token yet; kept if it has one
     _ray("start", "--head", "--port", str(args.port), "--num-cpus", "1", "--include-dashboard", "false",
          "--temp-dir", str(temp_dir), "--disable-usage-stats")
     try:
@@ -182,6 +186,78 @@ def main() -> None:
                      indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
+    if args.md:
+        args.md.write_text(render(report, args.out))
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import version
+
+    return {"ray": version("ray"), "python": platform.python_version()}
+
+
+def render(r: dict[str, Any], json_path: Path | None) -> str:
+    """The report as markdown: how it was run, per-config seconds, derived figures, the machine's load."""
+    s, cmds = r["summary"], r["commands"]
+    names = {"local-1": "local-1 (process pool, 1 worker)", "local-2": "local-2 (process pool, 2 workers)",
+             "ray-1": "ray-1 (local Ray runtime, 1 CPU)", "ray-2": "ray-2 (local Ray runtime, 2 CPUs)",
+             "cluster-2": "cluster-2 (two nodes, 1 CPU each)", "local-fixed": "local-fixed (1 file)",
+             "ray-fixed": "ray-fixed (1 file)"}
+    ident = r["identical"]
+    same = sum(ident.values())
+    per_rep = {key: [run_r["seconds"] / run_l["seconds"] for run_r, run_l in zip(r["runs"][a], r["runs"][b],
+                                                                                  strict=True)]
+               for key, a, b in (("1 worker", "ray-1", "local-1"), ("2 workers", "ray-2", "local-2"),
+                                 ("two-node cluster / local-2", "cluster-2", "local-2"))}
+    clips, windows, errors = r["reference_counts"]
+    lines = [
+        "# Ray ingest against the local process pool",
+        "",
+        "Written by `scripts/bench_ray_ingest.py` (issue 12) from one run"
+        + (f" (raw numbers: [{json_path.name}]({json_path.name}))" if json_path else "") + ":",
+        "",
+        "```bash",
+        f".venv/bin/python scripts/bench_ray_ingest.py --corpus ../shared/corpus --work /tmp/ray-bench --repeat "
+        f"{r['repeat']} --out docs/bench/ray-ingest.json --md docs/bench/ray-ingest.md",
+        "```",
+        "",
+        f"Started {r['started']}; Ray {r['versions']['ray']}, Python {r['versions']['python']}, {r['cpus']} CPUs, "
+        f"niceness {r['nice']}; load average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in r['load_start'])} at "
+        f"the start and {', '.join(f'{x:.1f}' for x in r['load_end'])} at the end. The real CLI on a fresh "
+        f"library each time, {r['repeat']} repetitions with the configurations interleaved:",
+        "",
+        "| config | command (`DATA` a fresh folder) |",
+        "|---|---|",
+        *[f"| {c} | `{cmds[c]}` |" for c in (*CONFIGS, "local-fixed", "ray-fixed")],
+        f"| cluster nodes | `{cmds['cluster'][0]}`, then `{cmds['cluster'][1]}`; `ray stop` at the end |",
+        "",
+        f"Whole corpus: {s['local-2']['files']:,} files: {clips:,} clips of {windows:,} windows, {errors} files "
+        "failed. Seconds are the ingest's own `seconds` (`Ingester.run` from start to end: discovery, Ray's "
+        "start-up and every file; not the interpreter start, imports and opening the library).",
+        "",
+        "| config | median s | min s | max s | files/s (median) |",
+        "|---|---:|---:|---:|---:|",
+        *[f"| {names[c]} | {s[c]['median_s']:.2f} | {s[c]['min_s']:.2f} | {s[c]['max_s']:.2f} | "
+          + (f"{s[c]['files_per_s']:.1f} |" if c in CONFIGS else "- |") for c in names],
+        "",
+        "| derived figure | value |",
+        "|---|---|",
+        f"| Ray fixed cost (start the runtime, connect, check every node's storage): ray-fixed - local-fixed | "
+        f"{r['ray_fixed_cost_s']:.1f} s |",
+        f"| Ray steady rate without the fixed cost: ray-1 / ray-2 | {r['ray_steady_files_per_s']['ray-1']:.1f} / "
+        f"{r['ray_steady_files_per_s']['ray-2']:.1f} files/s |",
+        "| scaling efficiency, files/s with 2 / (2 x files/s with 1): local pool / Ray runtime / two-node cluster "
+        f"(vs ray-1) | {r['scaling_efficiency']['local']:.2f} / {r['scaling_efficiency']['ray']:.2f} / "
+        f"{r['scaling_efficiency']['cluster']:.2f} |",
+        *[f"| Ray time / local pool time in the same repetition, {key} (per repetition; median) | "
+          f"{', '.join(f'{x:.2f}' for x in v)}; {statistics.median(v):.2f} |" for key, v in per_rep.items()],
+        "| result identical to a local ingest (`indexer.digest.library_digest`: every clip's path, content hash, "
+        f"store key, labels, split, details and windows; open errors) | {same} of {len(ident)} libraries equal "
+        "to local-2 of repetition 1 |",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

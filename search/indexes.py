@@ -21,7 +21,11 @@ hold exactly the rows the DB says are embedded by the active model:
   index already holds (:meth:`search.ann.base.AnnIndex.vectors_for`) for the rows the DB marks as
   embedded by the active model, so crossing a size threshold or ``reindex`` re-embeds nothing; only
   rows the old index lacks (or an index that is missing, unreadable or of another model) are
-  embedded. The old and the new index are both in memory while the new one is built;
+  embedded. The old and the new index are both in memory while the new one is built. A compressed
+  index (``ivfsq`` beyond ``HNSW_MAX_VECTORS``, with :data:`search.ann.factory.ENGINE_PARAMS`) is
+  trained, before anything is added, on a random sample of the reused vectors, not on the first rows
+  added (which would all come from the first clips); built from scratch it trains on the first
+  ``min_train`` rows it receives;
 * otherwise ids in the index that the DB no longer has, or has as not embedded by this model (a row
   deleted behind the index's back, or an id reused by a new row), are removed, and rows not yet
   embedded (new clips) or marked embedded but missing from the index are embedded and added.
@@ -57,8 +61,9 @@ from indexer.embedding import (
     LocalWindowEmbedder,
     WindowWork,
 )
-from search.ann import AnnError, AnnIndex, Thresholds, choose_backend, create
+from search.ann import ENGINE_PARAMS, AnnError, AnnIndex, Thresholds, choose_backend, create
 from search.ann import load as load_index
+from search.ann.compressed import IVFPQIndex
 from search.embedder import SearchModel
 
 logger = logging.getLogger(__name__)
@@ -251,23 +256,24 @@ class IndexManager:
         """A new index holding the vectors ``source`` (the previous index, of this kind and model) has
         for rows the DB marks embedded by the active model; (None, no ids) when there is nothing to reuse."""
         reused = np.zeros(0, dtype=np.int64) if source is None else np.intersect1d(source.ids(), ok_ids)
-        index: AnnIndex | None = None
+        if source is None or not len(reused):
+            return None, reused
+        index = self._create(name, source.dim, n_rows)
+        if isinstance(index, IVFPQIndex) and len(reused) >= index.min_train:
+            # Train on a random sample of the whole library, not on the first rows added (one clip order).
+            sample = np.sort(np.random.default_rng(0).choice(reused, min(index.train_max, len(reused)), replace=False))
+            index.train(source.vectors_for(sample))
         for start in range(0, len(reused), ADD_CHUNK):
             part = reused[start:start + ADD_CHUNK]
-            vectors = source.vectors_for(part)  # type: ignore[union-attr]
-            if index is None:
-                index = self._create(name, vectors.shape[1], n_rows)
-            index.add(vectors, part)
-        if len(reused):
-            logger.info("%s index: %d vectors reused from the previous %s index", name, len(reused),
-                        source.backend)  # type: ignore[union-attr]
+            index.add(source.vectors_for(part), part)
+        logger.info("%s index: %d vectors reused from the previous %s index", name, len(reused), source.backend)
         return index, reused
 
     def _create(self, name: str, dim: int, n_rows: int) -> AnnIndex:
         backend = choose_backend(n_rows, self.thresholds)
         metadata = {"kind": name, "model_version": self.model.version,
                     "model_name": str(self.model.settings.get("name", ""))}
-        params: dict[str, Any] = {"metadata": metadata}
+        params: dict[str, Any] = {"metadata": metadata, **ENGINE_PARAMS.get(backend, {})}
         if backend != "exact":
             params["use_gpu"] = self.use_gpu
         return create(backend, dim, **params)

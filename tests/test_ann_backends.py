@@ -525,8 +525,9 @@ def test_factory_names_and_thresholds() -> None:
         create("flat", DIM, nprobe=3)
     assert isinstance(create("exact", DIM), ExactIndex)
     assert choose_backend(1_000) == "flat" and choose_backend(1_000_000) == "hnsw"
-    assert choose_backend(10**8) == "ivf"
-    assert choose_backend(200, Thresholds(flat_max=100, hnsw_max=150)) == "ivf"
+    assert choose_backend(5_000_000) == "hnsw" and choose_backend(5_000_001) == "ivfsq"
+    assert choose_backend(10**8) == "ivfsq"
+    assert choose_backend(200, Thresholds(flat_max=100, hnsw_max=150)) == "ivfsq"
     with pytest.raises(InvalidInputError):
         choose_backend(-1)
 

@@ -110,6 +110,7 @@ def test_figures_state_repetitions_and_targets(quick_report: dict[str, Any]) -> 
     assert report["peers"]["perfume"]["dancers"] == 3
     out = report["scale_out"]
     assert out["plan"]["n"] == 20_000 and sum(out["build"]["shard_sizes"]) == 20_000
+    assert out["plan"]["inner"] == "ivfsq" and "`ivfsq` shards" in quick_report["md"]
     assert {r["fan_out"] for r in out["rows"]} == {"serial", "parallel", "one shard"}
     assert all(r["p50_ratio_to_reference"] > 0 for r in out["rows"])  # every speed also as a ratio
     assert 2 * out["vectors"]["dim"] <= out["memory"]["store_bytes_per_vector"] < 2 * out["vectors"]["dim"] + 1  # float16
@@ -157,6 +158,37 @@ def test_scale_out_vectors_are_distinct_unit_mixtures(tmp_path: Path) -> None:
     queries = base[:5]
     truth, _ = ground_truth(vecs, queries, 128, progress=False)  # streamed in chunks = one pass
     assert np.array_equal(truth, exact_topk(vecs.astype(np.float32), np.arange(1000), queries, 10)[1])
+
+
+@pytest.mark.parametrize("inner", ["ivfsq", "ivfpq"])
+def test_scale_out_builds_the_chosen_shards(tmp_path: Path, inner: str) -> None:
+    from dataclasses import replace
+
+    from dancesearch.bench.scale_out import build, plan_for, synthesise
+    from search.ann import load
+    from search.ann.sharded import ShardedIndex
+
+    full = plan_for(None, quick=False, inner=inner)
+    assert (full.n, full.inner) == (10_000_000, inner)
+    assert (full.m, full.nlist, full.reranks) == ((None, 4096, (1, 4)) if inner == "ivfsq" else (64, 2048, (20, 40, 80)))
+    plan = replace(plan_for(4_000, quick=True, inner=inner), nlist=16, train=2_000, chunk=1_500)
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((300, 32)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    vecs = synthesise(base, plan, tmp_path / "v.npy", seed=2, progress=False)
+    built = build(vecs, plan, tmp_path / "index", progress=False)
+    assert sum(built["shard_sizes"]) == 4_000 and len(built["shard_sizes"]) == plan.shards
+    index = load(tmp_path / "index")
+    assert isinstance(index, ShardedIndex) and {s.backend for s in index.shards} == {inner}
+    found = index.search(np.asarray(vecs[:20], dtype=np.float32), 1)[1][:, 0]
+    assert (found == np.arange(20)).mean() >= 0.9  # each vector finds itself
+
+
+def test_scale_out_refuses_other_shards() -> None:
+    from dancesearch.bench.scale_out import plan_for
+
+    with pytest.raises(ValueError, match="ivfsq or ivfpq"):
+        plan_for(None, quick=False, inner="hnsw")
 
 
 def test_summary_and_verdicts() -> None:

@@ -211,6 +211,44 @@ def test_crossing_a_size_threshold_reuses_stored_vectors(location: LibraryLocati
         assert report[WINDOWS]["rebuilt"] is False
 
 
+def test_huge_library_crosses_to_ivfsq_trained_on_a_sample_of_the_stored_vectors(
+        location: LibraryLocation, monkeypatch: pytest.MonkeyPatch) -> None:
+    from search.ann import ENGINE_PARAMS
+    from search.ann.compressed import IVFSQIndex
+
+    with _open(location) as engine:
+        ids = _window_ids(engine.lib)
+        before = engine.indexes.index(WINDOWS).vectors_for(ids)
+        top = [h.clip_id for h in engine.search_text("jump", k=3, generate="never").results]
+    # The engine's ivfsq setting, scaled to this 35-window library: 2 lists, trained on half the windows.
+    half = len(ids) // 2
+    monkeypatch.setitem(ENGINE_PARAMS, "ivfsq", {**ENGINE_PARAMS["ivfsq"], "nlist": 2, "nprobe": 2,
+                                                 "min_train": half, "train_max": half})
+    samples: list[np.ndarray] = []
+    real_train = IVFSQIndex.train
+
+    def spy(self: IVFSQIndex, vectors: np.ndarray) -> None:
+        samples.append(np.asarray(vectors))
+        real_train(self, vectors)
+
+    monkeypatch.setattr(IVFSQIndex, "train", spy)
+    model = FakeModel()
+    calls = _spy_embedding(model, monkeypatch)
+    with _open(location, model, thresholds=Thresholds(flat_max=5, hnsw_max=10)) as engine:
+        index = engine.indexes.index(WINDOWS)
+        assert isinstance(index, IVFSQIndex) and index.trained and calls == []  # no window embedded again
+        assert (index.nlist, index.nprobe, index.rerank, index.store) == (2, 2, 4, "float16")
+        # trained once, before adding, on a random sample of the library (not its first rows)
+        assert len(samples) == 1 and len(samples[0]) == half
+        assert all(np.abs(before - v).sum(axis=1).min() < 1e-4 for v in samples[0])  # stored vectors
+        assert not np.allclose(samples[0], before[:half])
+        np.testing.assert_allclose(index.vectors_for(ids), before, atol=2e-3)  # float16 store
+        assert [h.clip_id for h in engine.search_text("jump", k=3, generate="never").results] == top
+        assert engine.sync()[WINDOWS]["rebuilt"] is False
+    with _open(location, model, thresholds=Thresholds(flat_max=5, hnsw_max=10)) as engine:  # reloads as is
+        assert engine.indexes.index(WINDOWS).backend == "ivfsq" and calls == []
+
+
 def test_forced_rebuild_reuses_stored_vectors_and_embeds_only_what_is_missing(
         location: LibraryLocation, monkeypatch: pytest.MonkeyPatch) -> None:
     _open(location).close()

@@ -209,7 +209,8 @@ def test_driver_sigkill_then_rerun_on_the_cluster(ray_cluster: Any, tmp_path: Pa
         expected = library_digest(lib)
     data = tmp_path / "lib"
     # One task in flight: the driver is killed after its first commit, long before the end.
-    args = ["ingest", str(archive), "--data-dir", str(data), "--ray-address", ray_cluster.address,
+    # The spelling, --ray ADDRESS, through the real console command (dancesearch.cli.ray_address_form).
+    args = ["ingest", str(archive), "--data-dir", str(data), "--ray", ray_cluster.address,
             "--workers", "1", "--no-index", "--json"]
     proc = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -264,13 +265,28 @@ def test_ray_missing_is_a_clear_error(tmp_path: Path, cli: Any, monkeypatch: pyt
         RayRuntime(RayOptions())
 
 
-def test_unreachable_cluster_fails_fast(tmp_path: Path, cli: Any) -> None:
+@pytest.mark.parametrize("spelling", [["--ray-address", "127.0.0.1:9"], ["--ray", "127.0.0.1:9"],
+                                      ["--ray=127.0.0.1:9"]])
+def test_unreachable_cluster_fails_fast(tmp_path: Path, cli: Any, spelling: list[str]) -> None:
     write_valid(tmp_path / "arch", 1)
     t0 = time.monotonic()
-    res: Any = cli("ingest", tmp_path / "arch", "--ray-address", "127.0.0.1:9", "--no-index",
-                   "--data-dir", tmp_path / "lib")
+    res: Any = cli("ingest", tmp_path / "arch", *spelling, "--no-index", "--data-dir", tmp_path / "lib")
     assert res.exit_code == 2 and time.monotonic() - t0 < 30
     assert "cannot join the Ray cluster at 127.0.0.1:9: nothing answers" in res.output
+
+
+def test_ray_option_reads_an_address_only_where_it_is_one() -> None:
+    from dancesearch.cli import ray_address_form
+
+    # A path after --ray stays a path (click alone would take it as the option's value).
+    assert ray_address_form(["ingest", "--ray", "mocap/", "x"]) == ["ingest", "--ray", "mocap/", "x"]
+    assert ray_address_form(["ingest", "d", "--ray"]) == ["ingest", "d", "--ray"]
+    for address in ("auto", "ray://head:10001", "10.0.0.7:6379", "head-node.local:6379"):
+        expected = ["ingest", "--ray", "--ray-address", address, "d"]
+        assert ray_address_form(["ingest", "--ray", address, "d"]) == expected
+        assert ray_address_form(["ingest", f"--ray={address}", "d"]) == expected
+    assert ray_address_form(["reindex", "--ray", "local"]) == ["reindex", "--ray"]
+    assert ray_address_form(["search", "text", "--", "--ray", "auto"]) == ["search", "text", "--", "--ray", "auto"]
 
 
 def test_node_probe_names_what_a_node_cannot_see(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ class BenchConfig:
     ``faiss_threads`` (None = FAISS's default, as the engine runs) sets FAISS's OpenMP threads in the
     benchmark process (the in-process engine and the scale section; the HTTP server is untouched).
     ``scale_out`` (None = not run; quick: 20,000) windows of the scale-out section (compressed, sharded index; the
-    documented run uses 10^7); ``only`` (empty = all) names the sections to run (machine and ingest
+    documented run uses 10^7), its shards ``scale_out_index`` (``ivfsq`` or ``ivfpq``); ``only`` (empty = all) names the sections to run (machine and ingest
     always run: the others need the ingested library).
     """
 
@@ -53,6 +53,7 @@ class BenchConfig:
     peer_queries: int | None = None
     faiss_threads: int | None = None
     scale_out: int | None = None
+    scale_out_index: str = "ivfsq"
     only: tuple[str, ...] = ()
     cache_dir: Path | None = None
     eval_report: Path | None = None

@@ -252,7 +252,17 @@ def render(report: dict[str, Any]) -> str:
     lines += _table(["what", "value", "target", "verdict"],
                     [[t["what"], t["value"], (">= " if t["higher_is_better"] else "<= ") + _f(t["target"]),
                       f"**{t['verdict']}**"] for t in targets(report)])
+    lines += ["", "## Measured separately", "", *SEPARATE]
     return "\n".join(lines)
+
+
+SEPARATE = [
+    "- Ray ingest (local runtime with 1 and 2 CPUs, a two-node cluster, against the local process pool): "
+    "`scripts/bench_ray_ingest.py` writes [docs/bench/ray-ingest.md](ray-ingest.md).",
+    "- Scale-out at 10^7 windows (`--only scale_out --scale-out 10000000`, a run of its own because it takes "
+    "about 20 minutes and 10 GB of disk) and the 10^8 / 10^9 estimate: [docs/bench/scale-out.md](scale-out.md).",
+]
+"""Footer of every report: the measurements other commands make (links relative to docs/bench/)."""
 
 
 def _default(o: Any) -> Any:

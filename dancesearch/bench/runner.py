@@ -147,7 +147,8 @@ def _run(cfg: BenchConfig, model: Any, progress: bool) -> BenchOutcome:
             shutil.rmtree(work, ignore_errors=True)
     rep["run"] = {"quick": cfg.quick, "model": str(cfg.model), "model_version": str(model.version),
                   "corpus": str(cfg.corpus), "started": started, "seconds": time.perf_counter() - t0,
-                  "sizes": list(cfg.sizes), "scale_out": cfg.scale_out, "only": list(cfg.only),
+                  "sizes": list(cfg.sizes), "scale_out": cfg.scale_out,
+                  "scale_out_index": cfg.scale_out_index, "only": list(cfg.only),
                   "failed_sections": failed, "faiss_threads_option": cfg.faiss_threads,
                   "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
                   "targets_reference": "the issue's targets for the 2-core reference machine"}
@@ -171,11 +172,11 @@ def _scale(cfg: BenchConfig, engine: Any, model: Any, held_out: list[str], progr
 def _scale_out(cfg: BenchConfig, engine: Any, model: Any, held_out: list[str], progress: bool) -> dict[str, Any]:
     from dancesearch.bench import scale_out, vectors
 
-    plan = scale_out.plan_for(cfg.scale_out, cfg.quick)
+    plan = scale_out.plan_for(cfg.scale_out, cfg.quick, cfg.scale_out_index)
     clips = vectors.library_clips(engine.lib)
     say("scale_out", f"{plan.base:,} real window embeddings (corpus + augmented copies; minutes unless cached "
                      f"in {cfg.cache})")
-    vs = vectors.library_vectors(model, clips, plan.base, cfg.seed, cfg.cache, progress)
+    vs = vectors.library_vectors(model, clips, plan.base, cfg.seed, cfg.cache, progress, "scale_out")
     say("scale_out", f"{plan.queries} held-out query embeddings")
     qs, kinds = vectors.query_vectors(model, clips, held_out, plan.queries, cfg.seed)
     return scale_out.run_scale_out(plan, cfg.out / "scale_out_work", vs.vectors, vs.info, qs, kinds, cfg.seed,

@@ -1,7 +1,8 @@
 """Scale-out section: ``n`` (10^7 in the documented run) windows on one machine, compressed and sharded.
 
 What it measures (issue 12): build time, memory, recall@10 against exact search, single-query p50/p99
-of the ``sharded`` backend over ``ivfpq`` shards (one shared quantiser trained on a sample, shards
+of the ``sharded`` backend over compressed shards (``plan.inner``: ``ivfsq``, 8-bit scalar codes, by
+default; ``ivfpq`` with ``--scale-out-index ivfpq``; one shared quantiser trained on a sample, shards
 built in parallel, float16 re-rank store memory-mapped on load), with every speed also given as a
 ratio to a reference measured in the same run (exact NumPy search of the same queries over a
 ``ref_sample``-vector sample), because absolute timings swing 2-3x between runs on shared machines.
@@ -17,7 +18,7 @@ and held out (text embeddings and windows of an unindexed augmentation round).
 
 The vectors live in a float16 ``.npy`` on disk (5 GB at 10^7 x 256), never whole in RAM; the exact
 ground truth streams over it. The index is built, saved, dropped and loaded again before queries, so
-memory figures are those of a served index: RAM-resident component bytes (PQ codes, ids,
+memory figures are those of a served index: RAM-resident component bytes (codes, ids,
 quantisers) and process RSS, next to the re-rank store's bytes on disk.
 """
 
@@ -46,27 +47,44 @@ WARMUP = 5
 
 @dataclass(frozen=True)
 class ScaleOutPlan:
-    """Sizes and index parameters of the section (``quick`` shrinks everything for CI)."""
+    """Sizes and index parameters of the section (``quick`` shrinks everything for CI).
+
+    ``inner``: the shards' backend, ``ivfsq`` (default: 8-bit scalar codes, ``m`` unused) or ``ivfpq``
+    (``m`` bytes of PQ code per vector; :func:`plan_for` sets its knobs). The ``ivfsq`` defaults
+    (nlist 4096, nprobe 16-64, re-rank 1-4 x k) are those that reached recall@10 0.97 at 10^7 in
+    ``scripts/explore_ivf_codecs.py`` (docs/bench/scale-out.md, "Codes, not lists"); the ``ivfpq``
+    ones are those of the earlier documented run (nlist 2048, m 64, re-rank 20-80 x k).
+    """
 
     n: int = 10_000_000
     base: int = 250_000
     noise: float = 0.25
+    inner: str = "ivfsq"
     shards: int = 4
-    nlist: int = 2048
-    m: int = 64
-    train: int = 100_000
+    nlist: int = 4096
+    m: int | None = None
+    train: int = 163_840
     chunk: int = 250_000
     workers: int = 2
     queries: int = 200
     ref_sample: int = 1_000_000
     ref_queries: int = 50
-    nprobes: tuple[int, ...] = (8, 16, 32)
-    reranks: tuple[int, ...] = (20, 40, 80)
+    nprobes: tuple[int, ...] = (16, 32, 64)
+    reranks: tuple[int, ...] = (1, 4)
 
     @classmethod
     def quick(cls, n: int = 20_000) -> ScaleOutPlan:
-        return cls(n=n, base=3_000, nlist=32, m=16, train=5_000, chunk=5_000, queries=20, ref_sample=5_000,
-                   ref_queries=10, nprobes=(4, 8), reranks=(20, 40))
+        return cls(n=n, base=3_000, nlist=32, train=5_000, chunk=5_000, queries=20, ref_sample=5_000,
+                   ref_queries=10, nprobes=(4, 8), reranks=(1, 4))
+
+    def codes(self) -> str:
+        """The shards' codes in words."""
+        return describe_codes(self.inner, self.m)
+
+
+def describe_codes(inner: str, m: int | None) -> str:
+    """``inner``'s codes in words (``m``: PQ bytes per vector)."""
+    return "8-bit scalar codes, 1 byte per dimension" if inner == "ivfsq" else f"PQ {m} bytes/vector"
 
 
 def rss_bytes() -> int | None:
@@ -156,12 +174,16 @@ def build(vectors: np.ndarray, plan: ScaleOutPlan, target: Path, progress: bool)
     import faiss
 
     n, dim = vectors.shape
-    index = create("sharded", dim, shards=plan.shards, inner="ivfpq", workers=plan.workers,
-                   inner_params={"nlist": plan.nlist, "m": plan.m, "store": "float16", "train_max": plan.train})
+    inner_params: dict[str, Any] = {"nlist": plan.nlist, "store": "float16", "train_max": plan.train}
+    if plan.m is not None:
+        inner_params["m"] = plan.m
+    index = create("sharded", dim, shards=plan.shards, inner=plan.inner, workers=plan.workers,
+                   inner_params=inner_params)
     assert isinstance(index, ShardedIndex)
     sample_rows = np.sort(np.random.default_rng(3).choice(n, min(plan.train, n), replace=False))
     t0 = time.perf_counter()
-    say(SECTION, f"training the shared quantiser (nlist {plan.nlist}, PQ m {plan.m}) on {len(sample_rows):,} vectors")
+    say(SECTION, f"training the shared quantiser ({plan.inner}: nlist {plan.nlist}, {plan.codes()}) on "
+                 f"{len(sample_rows):,} vectors")
     index.train(np.asarray(vectors[sample_rows], dtype=np.float32))
     train_s = time.perf_counter() - t0
     say(SECTION, f"trained in {duration(train_s)}")
@@ -259,7 +281,7 @@ def _sweep(index: ShardedIndex, plan: ScaleOutPlan, queries: np.ndarray, truth: 
     index.workers = 1
     for nprobe, rerank in combos:
         _set_knobs(index, nprobe, rerank)
-        rows.append(row(f"sharded ivfpq nprobe={nprobe} rerank={rerank}", index, "serial", nprobe, rerank))
+        rows.append(row(f"sharded {plan.inner} nprobe={nprobe} rerank={rerank}", index, "serial", nprobe, rerank))
         bar.update(1)
     ok = [r for r in rows if r["recall_at_10"] >= 0.95] or rows
     best = min(ok, key=lambda r: r["latency"]["p50"])
@@ -291,11 +313,15 @@ def _shard_truth(index: ShardedIndex, queries: np.ndarray) -> np.ndarray:
     return best_i
 
 
-def plan_for(n: int | None, quick: bool) -> ScaleOutPlan:
-    """The documented 10^7 plan, or the CI plan, at ``n`` vectors."""
-    if quick:
-        return ScaleOutPlan.quick() if n is None else replace(ScaleOutPlan.quick(), n=n)
-    return ScaleOutPlan() if n is None else replace(ScaleOutPlan(), n=n)
+def plan_for(n: int | None, quick: bool, inner: str = "ivfsq") -> ScaleOutPlan:
+    """The documented 10^7 plan, or the CI plan, at ``n`` vectors with ``inner`` shards."""
+    plan = ScaleOutPlan.quick() if quick else ScaleOutPlan()
+    if inner == "ivfpq":
+        plan = (replace(plan, inner=inner, m=16, reranks=(20, 40)) if quick else
+                replace(plan, inner=inner, nlist=2048, m=64, train=100_000, nprobes=(8, 16, 32), reranks=(20, 40, 80)))
+    elif inner != "ivfsq":
+        raise ValueError(f"scale-out shards must be ivfsq or ivfpq, not {inner!r}")
+    return plan if n is None else replace(plan, n=n)
 
 
 def render(s: dict[str, Any]) -> list[str]:
@@ -304,18 +330,20 @@ def render(s: dict[str, Any]) -> list[str]:
 
     p, v, b, m, ref = s["plan"], s["vectors"], s["build"], s["memory"], s["reference"]
     rate = v.get("windows_per_s")
+    inner = p.get("inner", "ivfpq")  # reports written before the field existed built ivfpq shards
+    codes = describe_codes(inner, p["m"])
     lines = [f"{_f(p['n'])} vectors (dim {v['dim']}) synthesised from {_f(v['n'])} real window embeddings (the "
              f"{_f(v['corpus_windows'])} corpus windows plus {v['augmented_rounds']} augmented re-embedded copies "
              f"of every clip{f', {_f(rate)} windows/s' if rate else ''}): each indexed vector is {v['synthesis']} "
              f"(float16 on disk). Queries: {s['queries']['count']} real held-out vectors ({s['queries']['text']} "
              f"text, {s['queries']['window']} windows); recall@10 against exact search over all {_f(p['n'])} "
              f"(computed in {_f(s['ground_truth_s'])} s, streamed). One FAISS thread per query, as served.", "",
-             f"Index: `sharded`, {p['shards']} `ivfpq` shards sharing one quantiser (nlist {p['nlist']}, PQ "
-             f"{p['m']} bytes/vector) trained on {_f(b['train_vectors'])} sampled vectors in {_f(b['train_s'])} s; "
+             f"Index: `sharded`, {p['shards']} `{inner}` shards sharing one quantiser (nlist {p['nlist']}, "
+             f"{codes}) trained on {_f(b['train_vectors'])} sampled vectors in {_f(b['train_s'])} s; "
              f"vectors added to the shards by {p['workers']} threads in {_f(b['add_s'])} s (build "
              f"{_f(b['build_s'])} s; saving {_f(b['save_s'])} s; loading {_f(s['load_s'])} s). Shard sizes: "
              + ", ".join(_f(x) for x in b["shard_sizes"]) + ".", "",
-             f"Memory: RAM-resident components (PQ codes, ids, quantisers) {_f(m['ram_resident_bytes'] / 2**30, 3)} "
+             f"Memory: RAM-resident components (codes, ids, quantisers) {_f(m['ram_resident_bytes'] / 2**30, 3)} "
              f"GiB = {_f(m['ram_bytes_per_vector'])} B/vector; float16 re-rank store {_f(m['store_bytes_on_disk'] / 2**30, 3)} "
              f"GiB on disk = {_f(m['store_bytes_per_vector'])} B/vector, memory-mapped (pages read on demand). "
              f"Process RSS: {_f((m['rss_before_load_bytes'] or 0) / 2**30, 2)} GiB before loading, "

@@ -108,25 +108,27 @@ def _save_cache(cache: Path, stem: str, vs: VectorSet) -> None:
 
 
 def library_vectors(model: WindowEmbedder, clips: list[np.ndarray], n: int, seed: int, cache: Path | None,
-                    progress: bool = True) -> VectorSet:
-    """At least ``n`` realistic window vectors (exactly n returned), from the cache when possible."""
+                    progress: bool = True, section: str = "scale") -> VectorSet:
+    """At least ``n`` realistic window vectors (exactly n returned), from the cache when possible.
+
+    Progress goes to ``[bench section]`` lines (:class:`dancesearch.bench.progress.Progress`), which
+    show in a redirected log too (a tqdm bar is off when stderr is not a terminal)."""
     corpus = _round_windows(model, clips, 0, seed)
     stem = _cache_name(model, len(corpus), seed)
     if cache is not None and (hit := _load_cache(cache, stem, n)) is not None:
         log.info("scale vectors: %d from %s", n, hit.info["from_cache"])
         return hit
-    from tqdm import tqdm
+    from dancesearch.bench.progress import Progress
 
     parts, total, rounds = [corpus], len(corpus), 1
     start = time.perf_counter()
-    with tqdm(total=n, initial=min(total, n), desc="embedding augmented windows", unit="win",
-              disable=None if progress else True) as bar:
-        while total < n:
-            part = _round_windows(model, clips, rounds, seed)
-            parts.append(part)
-            total += len(part)
-            rounds += 1
-            bar.update(min(len(part), n - bar.n))
+    bar = Progress(section, "embedding augmented windows", max(0, n - total), "win", enabled=progress)
+    while total < n:
+        part = _round_windows(model, clips, rounds, seed)
+        parts.append(part)
+        total += len(part)
+        rounds += 1
+        bar.update(len(part))
     seconds = time.perf_counter() - start
     produced = total - len(corpus)
     vectors = np.concatenate(parts)[:n]

@@ -8,10 +8,19 @@ imported inside the command so ``dancesearch --help`` stays instant.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+
+class ScaleOutIndex(enum.StrEnum):
+    """Shards the scale-out section can build."""
+
+    ivfsq = "ivfsq"
+    ivfpq = "ivfpq"
+
 
 SizesOpt = Annotated[
     list[int] | None,
@@ -39,6 +48,9 @@ def bench(
     scale_out: Annotated[int | None, typer.Option("--scale-out", min=1000, help="Run the scale-out section "
                                                   "(compressed, sharded index) at this many windows, e.g. "
                                                   "10000000 [default: not run; quick 20000].")] = None,
+    scale_out_index: Annotated[ScaleOutIndex, typer.Option(
+        "--scale-out-index", help="The scale-out section's shards: ivfsq (8-bit scalar codes) or ivfpq "
+                                  "(PQ codes).")] = ScaleOutIndex.ivfsq,
     only: Annotated[list[str] | None, typer.Option("--only", help="Run only these sections (repeatable; machine "
                                                    "and ingest always run), e.g. --only scale_out.")] = None,
     faiss_threads: Annotated[int | None, typer.Option("--faiss-threads", min=1, help="FAISS OpenMP threads in the "
@@ -58,7 +70,8 @@ def bench(
         raise typer.Exit(2)
     cfg = BenchConfig.preset(corpus.resolve(), model.resolve(), out.resolve(), quick)
     changes: dict[str, object] = {"cache_dir": cache, "eval_report": eval_report, "keep_work": keep_work,
-                                  "faiss_threads": faiss_threads, "only": tuple(only or ())}
+                                  "faiss_threads": faiss_threads,
+                                  "scale_out_index": scale_out_index.value, "only": tuple(only or ())}
     if scale_out is not None:
         changes["scale_out"] = scale_out
     if sizes:

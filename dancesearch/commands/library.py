@@ -32,8 +32,10 @@ MaxMbOpt = Annotated[float, typer.Option("--max-file-mb", min=0.001,
                                          help="Skip (and record) files whose content is larger.")]
 RigsOpt = Annotated[list[Path] | None, typer.Option("--rigs", help="Extra folder of rig mappings (*.toml).")]
 RayOpt = Annotated[bool, typer.Option(
-    "--ray", help="Read files as Ray tasks: a local Ray runtime with --workers CPUs, or the cluster of "
-                  "--ray-address (needs pip install 'dancesearch\\[ray]').")]
+    "--ray", metavar="[ADDRESS]",
+    help="Read files as Ray tasks: a local Ray runtime with --workers CPUs, or with an ADDRESS (--ray auto, "
+         "--ray HOST:6379, --ray ray://HOST:10001; the same as --ray-address) that cluster (needs pip "
+         "install 'dancesearch\\[ray]').")]
 RayAddressOpt = Annotated[str | None, typer.Option(
     "--ray-address", metavar="ADDRESS",
     help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001; implies --ray). Input files and "

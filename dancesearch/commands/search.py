@@ -349,8 +349,10 @@ def generate(
 
 
 RayEmbedOpt = Annotated[bool, typer.Option(
-    "--ray", help="Embed the windows on Ray actors: a local Ray runtime with --workers CPUs, or the cluster of "
-                  "--ray-address (needs pip install 'dancesearch\\[ray]').")]
+    "--ray", metavar="[ADDRESS]",
+    help="Embed the windows on Ray actors: a local Ray runtime with --workers CPUs, or with an ADDRESS (--ray "
+         "auto, --ray HOST:6379, --ray ray://HOST:10001; the same as --ray-address) that cluster (needs pip "
+         "install 'dancesearch\\[ray]').")]
 RayEmbedAddressOpt = Annotated[str | None, typer.Option(
     "--ray-address", metavar="ADDRESS",
     help="Embed on this Ray cluster (auto, HOST:6379 or ray://HOST:10001; implies --ray). --data-dir and the "

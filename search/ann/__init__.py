@@ -18,10 +18,11 @@ from search.ann.base import (
     InvalidInputError,
     UnknownBackendError,
 )
-from search.ann.factory import BACKENDS, Thresholds, choose_backend, create, load
+from search.ann.factory import BACKENDS, ENGINE_PARAMS, Thresholds, choose_backend, create, load
 
 __all__ = [
     "BACKENDS",
+    "ENGINE_PARAMS",
     "AnnError",
     "AnnIndex",
     "DimensionError",

@@ -183,13 +183,17 @@ class IVFPQIndex(AnnIndex):
         n = len(sample)
         nlist = self.nlist if self.nlist is not None else fb.choose_nlist(n)
         m = self.m or default_m(self.dim)
-        if nlist > n or n < 2 ** self.nbits:
-            raise InvalidInputError(f"{self.backend} needs at least max(nlist={nlist}, {2 ** self.nbits}) training "
-                                    f"vectors, got {n}")
+        if n < self._training_vectors_needed(nlist):
+            raise InvalidInputError(f"{self.backend} needs at least {self._training_vectors_needed(nlist)} training "
+                                    f"vectors (nlist={nlist}), got {n}")
         index = self._new_faiss_index(nlist, m)
         index.train(sample)
         logger.info("%s: trained nlist=%d m=%s nbits=%d on %d vectors", self.backend, nlist, self._code_m(), self.nbits, n)
         return index
+
+    def _training_vectors_needed(self, nlist: int) -> int:
+        """One per list for the coarse quantiser, and one per code word for the PQ codebooks."""
+        return max(nlist, 2 ** self.nbits)
 
     def _new_faiss_index(self, nlist: int, m: int) -> Any:
         faiss = fb._faiss()
@@ -363,6 +367,10 @@ class IVFSQIndex(IVFPQIndex):
 
     def code_bytes(self) -> float:
         return float(self.dim)
+
+    def _training_vectors_needed(self, nlist: int) -> int:
+        """One per list: the scalar quantiser only learns each dimension's range."""
+        return nlist
 
     def _code_m(self) -> int | None:
         return None

@@ -38,19 +38,32 @@ keeps recall@10 >= 0.96 at 0.1-0.3 ms. flat stops at 5*10^4, half way to the mea
 """
 
 HNSW_MAX_VECTORS = 5_000_000
-"""Above ``FLAT_MAX_VECTORS`` and up to this many vectors use ``hnsw``; beyond it ``ivf``.
+"""Above ``FLAT_MAX_VECTORS`` and up to this many vectors use ``hnsw``; beyond it ``ivfsq``.
 
 Measured at 10^6 vectors (docs/bench/bench.md): HNSW (m 32, efSearch 256) recall@10 0.96 at
 p50 0.3-0.4 ms, built in about 2 minutes, 1.25 GB; IVF (nprobe 8) recall 0.98 at 0.3 ms but 5-6
-minutes to train and build, 1.0 GB. HNSW's graph adds ``2 * m * 4`` bytes per vector, which is
-why IVF takes over for very large libraries; the 5*10^6 crossing is an extrapolation, not measured.
+minutes to train and build, 1.0 GB. HNSW's graph adds ``2 * m * 4`` bytes per vector on top of the
+float vectors it keeps in RAM (about 1.3 KB/vector: 6.4 GB at 5*10^6, 13 GB at 10^7), which is why a
+compressed index takes over for very large libraries; the 5*10^6 crossing is an extrapolation, not
+measured.
 
-``ivfpq`` / ``sharded`` are not chosen automatically: at 10^7 (docs/bench/scale-out.md) they kept the
-RAM-resident index at 0.75 GiB but reached recall@10 0.93 at best (p50 27.8 ms), short of the 0.95
-target, so the measurements do not yet support a threshold for them. ``ivfsq`` (8-bit scalar codes)
-reached recall@10 0.970 at p50 2.7 ms and 2.5 GiB at 10^7 in ``scripts/explore_ivf_codecs.py``
-(docs/bench/scale-out.md, "Codes, not lists"); it is not chosen either until the ``scale_out`` bench
-section measures the backend class itself.
+Beyond it: ``ivfsq`` with :data:`ENGINE_PARAMS` (8-bit scalar codes in RAM, float16 vectors on disk,
+memory-mapped, for exact re-ranking). Measured at 10^7 by ``dancesearch bench --only scale_out
+--scale-out 10000000`` (docs/bench/scale-out.md): see that file for recall, latency and memory.
+Plain ``ivf`` (``IndexIVFFlat``) would keep all float vectors in RAM (10 GB at 10^7); PQ codes
+(``ivfpq``) stayed below recall@10 0.95 at 10^7 even re-ranking 800 candidates.
+"""
+
+ENGINE_PARAMS: dict[str, dict[str, Any]] = {
+    "ivfsq": {"nlist": 4096, "nprobe": 32, "rerank": 4, "store": "float16", "min_train": 163_840,
+              "train_max": 163_840},
+}
+"""Constructor options the engine gives a backend :func:`choose_backend` picks (none: the defaults).
+
+``ivfsq``: the setting measured at 10^7 (docs/bench/scale-out.md): 4,096 lists trained on 40 vectors
+per list (FAISS warns below 39), 32 probed, ``10 * 4`` candidates re-ranked exactly from a float16
+store (scores within ~1e-3 of float32, half the disk). Until ``min_train`` vectors are in, the index
+searches its store exactly.
 """
 
 
@@ -94,7 +107,7 @@ def load(directory: str | os.PathLike[str], use_gpu: bool | None = None) -> AnnI
 
 
 def choose_backend(n_vectors: int, thresholds: Thresholds | None = None) -> str:
-    """The backend for a library of ``n_vectors``: flat when small, hnsw when large, ivf when huge."""
+    """The backend for a library of ``n_vectors``: flat when small, hnsw when large, ivfsq when huge."""
     limits = thresholds or Thresholds()
     if n_vectors < 0:
         raise InvalidInputError(f"n_vectors must be >= 0, got {n_vectors}")
@@ -102,4 +115,4 @@ def choose_backend(n_vectors: int, thresholds: Thresholds | None = None) -> str:
         return "flat"
     if n_vectors <= limits.hnsw_max:
         return "hnsw"
-    return "ivf"
+    return "ivfsq"
