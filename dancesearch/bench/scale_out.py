@@ -77,10 +77,6 @@ class ScaleOutPlan:
         return cls(n=n, base=3_000, nlist=32, train=5_000, chunk=5_000, queries=20, ref_sample=5_000,
                    ref_queries=10, nprobes=(4, 8), reranks=(1, 4))
 
-    def codes(self) -> str:
-        """The shards' codes in words."""
-        return describe_codes(self.inner, self.m)
-
 
 def describe_codes(inner: str, m: int | None) -> str:
     """``inner``'s codes in words (``m``: PQ bytes per vector)."""
@@ -182,7 +178,7 @@ def build(vectors: np.ndarray, plan: ScaleOutPlan, target: Path, progress: bool)
     assert isinstance(index, ShardedIndex)
     sample_rows = np.sort(np.random.default_rng(3).choice(n, min(plan.train, n), replace=False))
     t0 = time.perf_counter()
-    say(SECTION, f"training the shared quantiser ({plan.inner}: nlist {plan.nlist}, {plan.codes()}) on "
+    say(SECTION, f"training the shared quantiser ({plan.inner}: nlist {plan.nlist}, {describe_codes(plan.inner, plan.m)}) on "
                  f"{len(sample_rows):,} vectors")
     index.train(np.asarray(vectors[sample_rows], dtype=np.float32))
     train_s = time.perf_counter() - t0

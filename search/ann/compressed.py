@@ -183,9 +183,9 @@ class IVFPQIndex(AnnIndex):
         n = len(sample)
         nlist = self.nlist if self.nlist is not None else fb.choose_nlist(n)
         m = self.m or default_m(self.dim)
-        if n < self._training_vectors_needed(nlist):
-            raise InvalidInputError(f"{self.backend} needs at least {self._training_vectors_needed(nlist)} training "
-                                    f"vectors (nlist={nlist}), got {n}")
+        needed = self._training_vectors_needed(nlist)
+        if n < needed:
+            raise InvalidInputError(f"{self.backend} needs at least {needed} training vectors (nlist={nlist}), got {n}")
         index = self._new_faiss_index(nlist, m)
         index.train(sample)
         logger.info("%s: trained nlist=%d m=%s nbits=%d on %d vectors", self.backend, nlist, self._code_m(), self.nbits, n)
