@@ -78,26 +78,31 @@ class SplitWindows:
 
 def load_split(library: Library, split: str, size: int, sources: Sequence[str] | None = None,
                normalise_body: bool = False) -> SplitWindows:
-    """All windows of `split` (as stored by ingest) with their clips' motions and labels."""
-    clip_cache: dict[int, tuple[str, dict[str, Any]]] = {}
+    """All windows of `split` (as stored by ingest) with their clips' motions and labels.
+
+    Windows come ordered by (source, clip path, start), not by database id: a parallel ingest numbers
+    clips in the order its workers finish, so id order differs between two ingests of one corpus, and
+    training batches, caption draws and evaluation samples would change with it for the same seed.
+    """
+    clip_cache: dict[int, tuple[str, dict[str, Any], str]] = {}
     positions: dict[int, np.ndarray] = {}
-    wids, cids, starts, srcs, labs, keys = [], [], [], [], [], []
+    rows: list[tuple[tuple[str, str, int], int, int, int]] = []
     for w in library.iter_windows(split=split):
         if sources is not None and w.source not in sources:
             continue
         if w.clip_id not in clip_cache:
             info = library.get_clip(w.clip_id)
-            clip_cache[w.clip_id] = (info.source, dict(info.labels))
+            clip_cache[w.clip_id] = (info.source, dict(info.labels), info.path)
             positions[w.clip_id] = library.store.get(info.motion_key)
-        source, labels = clip_cache[w.clip_id]
-        wids.append(w.id)
-        cids.append(w.clip_id)
-        starts.append(w.start)
-        srcs.append(source)
-        labs.append(labels)
-        keys.append(try_label_key(source, labels))
-    return SplitWindows(size, positions, np.array(wids, np.int64), np.array(cids, np.int64),
-                        np.array(starts, np.int64), srcs, labs, keys, normalise_body)
+        source, _, path = clip_cache[w.clip_id]
+        rows.append(((source, path, w.start), w.id, w.clip_id, w.start))
+    rows.sort(key=lambda row: row[0])
+    cids = [cid for _, _, cid, _ in rows]
+    srcs = [clip_cache[cid][0] for cid in cids]
+    labs = [clip_cache[cid][1] for cid in cids]
+    keys = [try_label_key(source, labels) for source, labels in zip(srcs, labs, strict=True)]
+    return SplitWindows(size, positions, np.array([wid for _, wid, _, _ in rows], np.int64), np.array(cids, np.int64),
+                        np.array([start for *_, start in rows], np.int64), srcs, labs, keys, normalise_body)
 
 
 @dataclass
