@@ -44,11 +44,19 @@ class FrozenMiniLM:
             model_path = get_model_path()
         self.model_path = Path(model_path)
         self.device = pick_device(device)
+        from transformers.utils import logging as hf_logging
+
+        # transformers draws a "Loading weights" bar on stderr: noise before every CLI query's results.
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
         try:
             self.tokenizer: Any = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
             model = AutoModel.from_pretrained(str(self.model_path), local_files_only=True)
         except OSError as exc:
             raise TextEncoderError(f"{self.model_path}: cannot load MiniLM: {exc}") from exc
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
         self.model: Any = model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)

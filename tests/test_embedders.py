@@ -250,3 +250,18 @@ def test_frozen_minilm_caches_by_text(minilm) -> None:  # type: ignore[no-untype
     assert minilm.encode([]).shape == (0, 384)
     with pytest.raises(TextEncoderError, match="sequence of texts"):
         minilm.encode("salsa")
+
+
+def test_loading_minilm_draws_no_progress_bar_and_leaves_the_setting_alone(capfd) -> None:  # type: ignore[no-untyped-def]
+    """Every CLI query loads the encoder: transformers' "Loading weights" bar must not reach stderr, and a
+    caller that wants transformers' bars keeps them."""
+    from transformers.utils import logging as hf_logging
+
+    from embedders.text import FrozenMiniLM
+
+    hf_logging.enable_progress_bar()
+    capfd.readouterr()
+    FrozenMiniLM(device="cpu")
+    out, err = capfd.readouterr()
+    assert "Loading weights" not in err + out
+    assert hf_logging.is_progress_bar_enabled()
