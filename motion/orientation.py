@@ -33,7 +33,12 @@ from motion.skeleton import JOINT_INDEX, MIRROR_PERMUTATION
 BODY_LENGTH_M = 1.45
 PLAUSIBLE_BODY_M = (0.55, 2.2)
 UNITS_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
-UNIT_PRIOR = {"m": 0.0, "cm": 0.0, "mm": 0.1, "inch": 0.5, "cmu": 0.3}
+# cm and inch are 2.54x apart, so one body fits both; the inch prior sets where the reading flips. At 0.25 a
+# body (legs + spine + head) under 0.80 m in cm reads as inches, and over 2.04 m in inches as cm: a toddler
+# against a 2.15 m giant. At 0.5 the flip was at 0.71 / 1.80 m, so a 1.9 m tall adult exported in inches came
+# out as a toddler (tests/test_recognise.py::test_tall_performer_in_inches_is_not_read_as_a_toddler_...;
+# the corpus reads the same either way).
+UNIT_PRIOR = {"m": 0.0, "cm": 0.0, "mm": 0.1, "inch": 0.25, "cmu": 0.3}
 FOOT_CLEARANCE = 0.04
 FLOOR_TOLERANCE = 0.15
 UP_DOMINANCE = 0.7

@@ -103,6 +103,23 @@ def test_export_quirks_are_handled(variant: dict, originals: list[Motion]) -> No
             assert detected["units"] == variant["units"]
 
 
+@pytest.mark.parametrize("scale", [1.1, 1.15, 1.2, 1.25])
+def test_tall_performer_in_inches_is_not_read_as_a_toddler_in_centimetres(scale: float, originals: list[Motion]) -> None:
+    """A CMU performer scaled 1.15x (legs + spine + head 1.86 m, about 1.9 m tall) exported in inches used
+    to read as a 0.73 m body in centimetres: the inch prior was so strong that any adult over ~1.85 m lost."""
+    for name in ("vicon_inch_zup", "mixamo"):
+        detected = _check_round_trip(CONVENTIONS[name], originals[1], units="inch", body_scale=scale)
+        assert detected["units"] == "inch" and detected["body_scaled"] == 1.0, (name, detected)
+
+
+@pytest.mark.parametrize("scale", [0.65, 0.7, 0.8])
+def test_small_child_in_centimetres_stays_in_centimetres(scale: float, originals: list[Motion]) -> None:
+    """The other side of the cm / inch boundary: a child (legs + spine + head 0.85-1.05 m) in centimetres."""
+    for name in ("mixamo", "unity"):
+        detected = _check_round_trip(CONVENTIONS[name], originals[0], units="cm", body_scale=scale)
+        assert detected["units"] == "cm" and detected["body_scaled"] == 1.0, (name, detected)
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(sorted(CONVENTIONS)), units=st.sampled_from(["m", "cm", "mm", "inch"]),
        up=st.sampled_from(["y", "z"]), root=st.sampled_from(["absolute", "offset+absolute", "delta"]),
