@@ -450,12 +450,14 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
     head = _find(sk, None, HEAD)
     if head is None or chest_top not in sk.ancestors(head):
         head = None
-        # The top of the trunk: follow the longest non-limb chain above the chest-top.
+        # The top of the trunk: follow the longest non-limb chain above the chest-top. A collar lies on the
+        # way to a shoulder and is never on it (nameless, it has no side, and it can be longer than the neck).
+        arm_paths = set(sk.ancestors(l_sh)) | set(sk.ancestors(r_sh))
         j = chest_top
         while True:
             kids = [c for c in sk.children(j) if c not in limb_joints and not sk.helper(c)
                     and not any(a in sk.ancestors(c) or a == c for a in (l_sh, r_sh))
-                    and sk.sides[c] is None]
+                    and c not in arm_paths and sk.sides[c] is None]
             if not kids:
                 break
             if by == "hierarchy":

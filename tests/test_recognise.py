@@ -144,18 +144,20 @@ def _opaque(text: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["mixamo", "smpl", "unreal", "unity", "biped", "xsens", "optitrack",
-                                  "vicon_inch_zup", "rigify", "humanik_mm"])
+                                  "vicon_inch_zup", "rigify", "humanik_mm", "daz_no_toe"])
 def test_nameless_rigs_are_recognised_by_their_hierarchy(name: str, originals: list[Motion]) -> None:
     """Joint names that say nothing: legs and arms from the mirrored chains, sides from the way the feet
-    point, head and neck from the trunk above the arms (every limb joint and the head within 2 cm)."""
-    original = originals[0]
-    back = to_canonical(read_bvh_text(_opaque(convention_bvh(CONVENTIONS[name], original))))
-    assert back.meta["detected"]["recognised_by"] == "hierarchy"
-    assert not back.meta["detected"]["mirrored_labels"]
-    scale = float(back.meta["detected"]["body_scaled"])
-    n = min(back.n_frames, original.n_frames)
-    error = np.abs(_relative(back.positions[:n]) - scale * _relative(original.positions[:n])).max()
-    assert error < TOLERANCE_M, (name, error)
+    point, head and neck from the trunk above the arms (every limb joint and the head within 2 cm). Both
+    bodies: on the CMU performer a nameless collar bone (xsens: 8.4 cm) is longer than the neck's (8.0 cm),
+    and the head used to be sought up the collar."""
+    for k, original in enumerate(originals):
+        back = to_canonical(read_bvh_text(_opaque(convention_bvh(CONVENTIONS[name], original))))
+        assert back.meta["detected"]["recognised_by"] == "hierarchy"
+        assert not back.meta["detected"]["mirrored_labels"]
+        scale = float(back.meta["detected"]["body_scaled"])
+        n = min(back.n_frames, original.n_frames)
+        error = np.abs(_relative(back.positions[:n]) - scale * _relative(original.positions[:n])).max()
+        assert error < TOLERANCE_M, (name, k, error)
 
 
 def test_a_long_prop_joint_under_a_hand_changes_nothing(originals: list[Motion]) -> None:
