@@ -55,6 +55,10 @@ class SplitWindows:
     def __len__(self) -> int:
         return int(len(self.window_ids))
 
+    def clips_in_order(self) -> list[int]:
+        """The split's clip ids in split order (by source and path), each once: stable across ingests."""
+        return list(dict.fromkeys(self.clip_ids.tolist()))
+
     def positions(self, indices: Sequence[int] | np.ndarray, speeds: np.ndarray | None = None,
                   normalise: bool | None = None) -> np.ndarray:
         """Window-frame positions (B, S, J, 3) of the given windows, optionally time-warped (body-normalised
@@ -86,7 +90,7 @@ def load_split(library: Library, split: str, size: int, sources: Sequence[str] |
     """
     clip_cache: dict[int, tuple[str, dict[str, Any], str]] = {}
     positions: dict[int, np.ndarray] = {}
-    rows: list[tuple[tuple[str, str, int], int, int, int]] = []
+    rows: list[tuple[str, str, int, int, int]] = []  # (source, clip path, start, window id, clip id)
     for w in library.iter_windows(split=split):
         if sources is not None and w.source not in sources:
             continue
@@ -95,14 +99,14 @@ def load_split(library: Library, split: str, size: int, sources: Sequence[str] |
             clip_cache[w.clip_id] = (info.source, dict(info.labels), info.path)
             positions[w.clip_id] = library.store.get(info.motion_key)
         source, _, path = clip_cache[w.clip_id]
-        rows.append(((source, path, w.start), w.id, w.clip_id, w.start))
-    rows.sort(key=lambda row: row[0])
-    cids = [cid for _, _, cid, _ in rows]
+        rows.append((source, path, w.start, w.id, w.clip_id))
+    rows.sort()
+    cids = [row[4] for row in rows]
     srcs = [clip_cache[cid][0] for cid in cids]
     labs = [clip_cache[cid][1] for cid in cids]
     keys = [try_label_key(source, labels) for source, labels in zip(srcs, labs, strict=True)]
-    return SplitWindows(size, positions, np.array([wid for _, wid, _, _ in rows], np.int64), np.array(cids, np.int64),
-                        np.array([start for *_, start in rows], np.int64), srcs, labs, keys, normalise_body)
+    return SplitWindows(size, positions, np.array([row[3] for row in rows], np.int64), np.array(cids, np.int64),
+                        np.array([row[2] for row in rows], np.int64), srcs, labs, keys, normalise_body)
 
 
 @dataclass

@@ -104,7 +104,7 @@ def grouped_precision(vectors: np.ndarray, split: EncodedSplit, k: int = 5) -> d
 def _retargeted(split: EncodedSplit, seed: int) -> list[tuple[int, Motion, str]]:
     """(clip id, canonical motion read back from another rig, convention) for a sample of the split's clips."""
     rng = np.random.default_rng(seed)
-    clip_ids = list(dict.fromkeys(split.windows.clip_ids.tolist()))  # split order (by path), not id order
+    clip_ids = split.windows.clips_in_order()
     chosen = [clip_ids[i] for i in sorted(rng.choice(len(clip_ids), min(CROSS_RIG_CLIPS, len(clip_ids)),
                                                      replace=False))]
     names = sorted(CONVENTIONS)

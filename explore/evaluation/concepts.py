@@ -95,7 +95,7 @@ def _recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> float:
 def run(model: DanceSearchModel, data: EncodedWindows, negatives: np.ndarray,
         settings: CapabilitySettings, with_baselines: bool = True) -> dict[str, object]:
     """Mean R@5/R@10 over concepts and draws for the learned word (and the baselines)."""
-    clip_ids = np.array(list(dict.fromkeys(data.clip_ids.tolist())))  # split order (by path), not id order
+    clip_ids = np.array(data.windows.clips_in_order())
     first = {int(c): int(np.flatnonzero(data.clip_ids == c)[0]) for c in clip_ids}
     rows: dict[str, list[float]] = {}
     per_concept = []
