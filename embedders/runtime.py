@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 from embedders.base import ModelLoadError
 from embedders.generator import TextToDanceGenerator
 from embedders.heads import DanceToText, ProjectionHeads
+from embedders.latent_prior import LatentPrior
 from embedders.motion import DanceVAE
 from embedders.spaces import SharedSpace, TripletSpace
 from embedders.text import FrozenMiniLM, TextProjector
@@ -65,6 +66,8 @@ class DanceSearchModel:
         self.heads = ProjectionHeads.load(d, "heads").eval()
         self.dance_to_text = DanceToText.load(d, "dance_to_text").eval()
         self.generator = TextToDanceGenerator.load(d, "generator").eval()
+        # Models trained before the latent prior existed lack it; generation then uses the projector.
+        self.latent_prior = LatentPrior.load(d, "latent_prior").eval() if (d / "latent_prior.json").is_file() else None
         self.shared = SharedSpace.load(d, "shared_space").eval()
         self.triplet = TripletSpace(self.vae, self.projector, self.heads).eval()
         clusters = json.loads((d / "clusters.json").read_text())

@@ -3,9 +3,11 @@
 The generator decodes one 2 s window from a MiniLM embedding and its stage-3 latent; longer motions
 chain windows (as :meth:`embedders.runtime.DanceSearchModel.generate` does). Added here:
 
-* samples differ: each window's latent is the text's latent plus ``noise`` times a seeded Gaussian
-  (``generation_noise``, chosen on ``val`` so that retrieval of the text does not suffer), so two seeds
-  give two motions (diversity is measured, not assumed);
+* the latent of each window is either a seeded sample of the model's latent prior (``generation_latent
+  = "prior"``: one of the latents the text's windows have, with classifier-free guidance
+  ``generation_guidance``) or the stage-3 projector's latent (the mean of those latents) plus ``noise``
+  times a seeded Gaussian (``generation_noise``); both are chosen on ``val``, so two seeds give two motions
+  (diversity is measured, not assumed);
 * bones keep one length by construction: positions are projected onto one skeleton (the motion's own
   median bone lengths, or the median train skeleton in ``capabilities.json``, whichever retrieved its text
   better on ``val``; a user rig's lengths when exporting on that rig), so drift is zero up to float
@@ -30,15 +32,19 @@ TEXT_NOISE = 0.05
 
 @torch.no_grad()
 def sample_windows(model: DanceSearchModel, text: str, n_windows: int, seed: int = 0,
-                   noise: float = 0.0) -> np.ndarray:
-    """``n_windows`` generated windows (N, S, J, 3) for one text, seeded."""
+                   noise: float = 0.0, guidance: float | None = None) -> np.ndarray:
+    """``n_windows`` generated windows (N, S, J, 3) for one text, seeded. With ``guidance`` (and a model
+    that has a latent prior) the latents are the prior's samples, else the projector's plus ``noise``."""
     gen = torch.Generator().manual_seed(seed)
     e = model.minilm([text]).expand(n_windows, -1).clone()
     if n_windows > 1:
         e[1:] += TEXT_NOISE * torch.randn(e[1:].shape, generator=gen)
-    z = encode_texts(model, e)
-    if noise > 0:
-        z = z + noise * torch.randn(z.shape, generator=gen)
+    if guidance is not None and model.latent_prior is not None:
+        z = model.latent_prior.sample(e, guidance=guidance, generator=gen)
+    else:
+        z = encode_texts(model, e)
+        if noise > 0:
+            z = z + noise * torch.randn(z.shape, generator=gen)
     return generate_windows(model, e, z)
 
 
@@ -50,7 +56,8 @@ def generate(model: DanceSearchModel, text: str, seconds: float = 4.0, seed: int
     n_frames = max(model.window_size, int(round(seconds * CANONICAL_FPS)))
     step = model.window_size - BLEND_FRAMES
     n_windows = 1 + int(np.ceil(max(0, n_frames - model.window_size) / step))
-    windows = sample_windows(model, text, n_windows, seed, s.generation_noise if noise is None else noise)
+    guidance = s.generation_guidance if s.generation_latent == "prior" else None
+    windows = sample_windows(model, text, n_windows, seed, s.generation_noise if noise is None else noise, guidance)
     use_reference = s.generation_bones == "reference" and s.bone_lengths
     ref = lengths if lengths is not None else (np.asarray(s.bone_lengths) if use_reference else None)
     return assemble(windows, ref, n_frames, clean=clean)

@@ -2,7 +2,8 @@
 
 ``capabilities.json`` in the model directory (written by ``dancesearch eval-capabilities --calibrate``)
 holds the classification temperature and prompt, the stylization method and strength, the concept
-learner's settings, generation's latent noise, a reference skeleton (bone lengths) and the style means
+learner's settings, generation's latent (the projector's plus noise, or the latent prior's sample
+with its guidance), a reference skeleton (bone lengths) and the style means
 in the VAE latent. The model's weights are never touched; a model without the file gets the defaults
 below (documented as such, not tuned).
 """
@@ -42,6 +43,8 @@ class CapabilitySettings:
     concept_tau: float = 0.07
     concept_text_weight: float = 1.0
     generation_noise: float = 0.0
+    generation_latent: str = "projector"  # "projector" (stage 3 + noise) or "prior" (the latent prior's sample)
+    generation_guidance: float = 1.0      # the prior's classifier-free guidance (1: none)
     bone_lengths: list[float] = field(default_factory=list)  # reference skeleton (J,), metres; [] = per clip
     style_means: dict[str, list[float]] = field(default_factory=dict)  # style -> mean VAE mu (train)
     style_global: list[float] = field(default_factory=list)             # mean VAE mu of the styled clips

@@ -6,7 +6,9 @@ mean over all styled ``train`` windows (or minus the source style's mean when th
 "adain" re-normalises each latent dimension from the source style's train mean and spread to the
 target's (AdaIN, the classic style-transfer move, with the source style predicted by a classifier on
 train latents when not given), ``strength`` interpolating towards that; any other style moves along
-words: the stage-3 projector's latent of ``"a {style} person"`` minus that of ``"a person"``. The method
+words: the stage-3 projector's latent of ``"a {style} person"`` minus that of ``"a person"``; "prior" edits
+each latent with the model's latent prior (SDEdit: ``strength`` in [0, 1] of the way back to noise, then
+the flow to ``"a {style} person"``), for any style in words. The method
 and the default strength were chosen on ``val`` (``capabilities.json``), as was whether to decode the moved latents outright or to add
 only the change they make to the clip's own windows (``residual``, which keeps detail the VAE loses).
 The result keeps the clip's bone lengths and plants its feet.
@@ -26,6 +28,8 @@ from motion.windows import extract_window, to_window_frame
 MAX_WINDOWS = 64
 """Longer motions (about 100 s) are refused: stylize a range of them."""
 NEUTRAL = "a person"
+PRIOR_GUIDANCE = 2.0
+"""Classifier-free guidance of the "prior" method's edit (fixed, not tuned; the strength grid is chosen on val)."""
 STYLE_PROMPT = "a {} person"
 
 
@@ -58,7 +62,7 @@ def data_direction(style: str, settings: CapabilitySettings, source_style: str |
     return target - torch.tensor(settings.style_global)
 
 
-METHODS = ("data", "adain", "text")
+METHODS = ("data", "adain", "text", "prior")
 
 
 def predict_style(z: torch.Tensor, settings: CapabilitySettings) -> str | None:
@@ -81,14 +85,18 @@ def adain(z: torch.Tensor, style: str, settings: CapabilitySettings, source_styl
     return (z - mean_s) / std_s * torch.tensor(settings.style_stds[style]) + mean_t
 
 
-def check_method(style: str, settings: CapabilitySettings, method: str | None) -> str:
-    """The method to use: the requested or calibrated one, "text" for a style the corpus does not label."""
+def check_method(style: str, settings: CapabilitySettings, method: str | None, model_has_prior: bool | None = None
+                 ) -> str:
+    """The method to use: the requested or calibrated one; "text" instead of "data" or "adain" for a style
+    the corpus does not label."""
     if not style.strip():
         raise StyleError("the style is empty")
     chosen = method or settings.style_method
     if chosen not in METHODS:
         raise StyleError(f"method must be one of {', '.join(METHODS)}, got {chosen!r}")
-    if chosen != "text" and style.strip() not in settings.style_means:
+    if chosen == "prior" and model_has_prior is False:
+        raise StyleError("this model has no latent prior; use --method data, adain or text")
+    if chosen in ("data", "adain") and style.strip() not in settings.style_means:
         return "text"
     return chosen
 
@@ -99,6 +107,11 @@ def moved_latents(model: DanceSearchModel, z: torch.Tensor, style: str, strength
     """The clip's latents (N, L) moved towards ``style`` by ``strength`` with ``method``."""
     if method == "adain":
         return z + strength * (adain(z, style, settings, source_style) - z)
+    if method == "prior":
+        if model.latent_prior is None:
+            raise StyleError("this model has no latent prior; use --method data, adain or text")
+        e = model.minilm([STYLE_PROMPT.format(style.replace("-", " "))]).expand(len(z), -1)
+        return model.latent_prior.edit(z, e, strength, PRIOR_GUIDANCE, generator=torch.Generator().manual_seed(0))
     direction = data_direction(style, settings, source_style) if method == "data" else text_direction(model, style)
     return z + strength * direction
 
@@ -136,7 +149,10 @@ def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength
     if len(positions) > limit:
         raise StyleError(f"the motion lasts {len(positions) / 25:.0f} s; stylize at most {limit / 25:.0f} s "
                          "at a time (give a range, e.g. FILE@0-60)")
-    used = check_method(style, s, method)
+    used = check_method(style, s, method, model.latent_prior is not None)
+    if used == "prior" and not 0.0 <= k <= 1.0:
+        raise StyleError(f"strength must be between 0 and 1 with the prior method (the share of the latent "
+                         f"re-drawn), got {k}")
     if source_style is not None and source_style not in s.style_means:
         raise StyleError(f"unknown source style {source_style!r}; known: {', '.join(known_styles(s))}")
     res = s.style_residual if residual is None else residual

@@ -10,6 +10,7 @@ zero-shot class probabilities over time (on a walk followed by a raise of both h
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -71,10 +72,14 @@ def main() -> None:
     styled, info = stylize(model, walk, "elderly", settings=s)
     figure([("walk (normal)", walk), (f"stylized: elderly ({info['method']})", styled)],
            OUT / "capabilities-stylize.png", "dancesearch stylize walk.bvh --style elderly")
-    raw = DanceSearchModel.generate(model, "a person walks forward", 4.0)
-    ours = generate(model, "a person walks forward", 4.0, 0, s)
-    figure([("shipped path", raw), ("bones fixed, feet planted", ours)], OUT / "capabilities-generate.png",
-           'dancesearch generate "a person walks forward"')
+    text = "a person walks forward"
+    raw = DanceSearchModel.generate(model, text, 4.0)
+    mean_latent = generate(model, text, 4.0, 0, replace(s, generation_latent="projector"))
+    drawn = [generate(model, text, 4.0, seed, s) for seed in (0, 1)]
+    how = f"prior g={s.generation_guidance:g}" if s.generation_latent == "prior" else "projector"
+    figure([("raw path", raw), ("projector, clean", mean_latent),
+            (f"{how}, seed 0", drawn[0]), (f"{how}, seed 1", drawn[1])], OUT / "capabilities-generate.png",
+           f'dancesearch generate "{text}" [--seed 0|1]')
     joined = np.concatenate([walk, hands + (walk[-1, 0] - hands[0, 0]) * np.array([1.0, 0.0, 1.0])])
     labels = "walk, run, raise up both hands, wave both hands, waltz"
     result = classify(model, joined, labels, s, span_seconds=0.4)

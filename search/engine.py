@@ -75,6 +75,7 @@ logger = logging.getLogger(__name__)
 MAX_QUERY_WINDOWS = 16
 """A longer motion query is represented by this many evenly spaced windows (bounds query latency)."""
 MAX_GENERATE_SECONDS = 60.0
+MAX_SEED = 2**31 - 1
 GENERATE_MODES = ("auto", "always", "never")
 
 
@@ -433,12 +434,15 @@ class Engine:
         score = float((unit_rows(self.model.embed_windows(motion.positions, starts)) @ qvec[0]).max())
         return Hit(None, None, 0.0, motion.duration, score, {}, text, qcluster, True, gid)
 
-    def generate(self, query: str, seconds: float = 4.0) -> tuple[str, Motion]:
+    def generate(self, query: str, seconds: float = 4.0, seed: int = 0) -> tuple[str, Motion]:
+        """A new motion for ``query``; another ``seed`` draws another motion for the same text."""
         text = check_text(query)
         if not isinstance(seconds, int | float) or not 0 < seconds <= MAX_GENERATE_SECONDS:
             raise InvalidQuery(f"seconds must be in (0, {MAX_GENERATE_SECONDS:g}], got {seconds!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise InvalidQuery(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
         with self._lock:
-            positions = np.asarray(self.model.generate(text, float(seconds)), dtype=np.float32)
+            positions = np.asarray(self.model.generate(text, float(seconds), seed), dtype=np.float32)
         if positions.ndim != 3 or positions.shape[1:] != (N_JOINTS, 3) or positions.shape[0] == 0 \
                 or not np.isfinite(positions).all():
             raise SearchError(f"the model generated an invalid motion of shape {positions.shape}")

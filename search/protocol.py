@@ -47,9 +47,9 @@ class SearchEngine(Protocol):
                       cluster_filter: bool | None = None) -> DescribeResponse:
         """Motion -> text for a library clip."""
 
-    def generate(self, query: str, seconds: float = 4.0) -> tuple[str, Motion]:
+    def generate(self, query: str, seconds: float = 4.0, seed: int = 0) -> tuple[str, Motion]:
         """Synthesize a canonical motion for a text; returns (generated_id, motion). The motion is kept
-        in the data directory so it can be downloaded later by id."""
+        in the data directory so it can be downloaded later by id; another ``seed`` draws another motion."""
 
     def generated_motion(self, generated_id: str) -> Motion:
         """A previously generated motion (raises NotFound)."""

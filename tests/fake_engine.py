@@ -213,8 +213,8 @@ class FakeEngine:
                       cluster_filter: bool | None = None) -> DescribeResponse:
         return self.describe(self._clip(clip_id).motion, start, end, k, cluster_filter)
 
-    def generate(self, query: str, seconds: float = 4.0) -> tuple[str, Motion]:
-        self._log("generate", query=query, seconds=seconds)
+    def generate(self, query: str, seconds: float = 4.0, seed: int = 0) -> tuple[str, Motion]:
+        self._log("generate", query=query, seconds=seconds, seed=seed)
         motion = jump(seconds)
         gid = uuid.uuid4().hex[:12]
         self.generated[gid] = motion

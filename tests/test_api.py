@@ -306,7 +306,10 @@ def test_describe(client: TestClient) -> None:
 def test_generate_and_download(client: TestClient, engine: FakeEngine) -> None:
     body = client.post("/api/generate", json={"query": "a spinning jump", "seconds": 2}).json()
     assert body["n_frames"] == 50 and body["duration"] == pytest.approx(2.0) and body["fps"] == 25
-    assert engine.calls[-1] == ("generate", {"query": "a spinning jump", "seconds": 2.0})
+    assert engine.calls[-1] == ("generate", {"query": "a spinning jump", "seconds": 2.0, "seed": 0})
+    client.post("/api/generate", json={"query": "a spinning jump", "seconds": 2, "seed": 7})
+    assert engine.calls[-1] == ("generate", {"query": "a spinning jump", "seconds": 2.0, "seed": 7})
+    assert_error(client.post("/api/generate", json={"query": "jump", "seed": -1}), 422, "seed")
     motion = client.get(body["motion_url"]).json()
     assert np.asarray(motion["positions"]).shape == (50, 19, 3)
     bvh = client.get(body["bvh_url"])

@@ -120,11 +120,19 @@ def test_stylize_plays_beside_the_original(panel: Page, library: tuple[str, dict
     pg.click("#stylize-form button")
     status = status_after(pg, "Restyling")
     assert status.get_attribute("class") == "status", status.inner_text()
-    assert status.inner_text().startswith(f"clip {ids['run']} restyled as “elderly” from “")
+    from explore.settings import CapabilitySettings
+
+    chosen = CapabilitySettings.load(MODEL)  # the method and strength calibrated on val
+    said = f"clip {ids['run']} restyled as “elderly”"
+    if chosen.style_method == "adain":  # adain predicts the clip's own style and says it
+        assert status.inner_text().startswith(said + " from “")
+    else:
+        assert status.inner_text() == said
     cells = pg.locator("#interpolation .step")
     assert cells.count() == 2
     captions = [s.split("\n")[0] for s in cells.locator("figcaption").all_inner_texts()]
-    assert captions[0] == f"clip {ids['run']}" and captions[1].startswith("elderly (adain, 1.5")
+    assert captions[0] == f"clip {ids['run']}"
+    assert captions[1].startswith(f"elderly ({chosen.style_method}, {chosen.style_strength:g}")
     for i in range(2):
         wait_playing(cells.nth(i))
     side_by_side(cells)

@@ -183,6 +183,22 @@ def test_generation_keeps_bone_lengths_and_plants_feet(model: Any) -> None:
     assert not np.allclose(ours, other)
 
 
+def test_generation_draws_another_motion_per_seed_from_the_latent_prior(model: Any) -> None:
+    from dataclasses import replace
+
+    from explore.generation import generate
+
+    s = model.capabilities
+    assert s.generation_latent == "prior" and model.latent_prior is not None  # chosen on val (capabilities.json)
+    text = "a person dances a waltz"
+    first, again, other = (generate(model, text, 2.0, seed, s) for seed in (0, 0, 1))
+    assert np.array_equal(first, again)
+    assert np.abs(first - other).mean() > 0.05  # another latent, not a jitter of one
+    # one 2 s window from the projector is the mean latent: every seed gives the same motion
+    mean_latent = replace(s, generation_latent="projector", generation_noise=0.0)
+    assert np.allclose(generate(model, text, 2.0, 0, mean_latent), generate(model, text, 2.0, 1, mean_latent))
+
+
 # ---- export -------------------------------------------------------------------------------------
 
 def test_export_on_a_users_rig_reads_back_with_the_rigs_bone_lengths(model: Any, corpus: Path,

@@ -173,6 +173,9 @@ def test_generated_ids_are_validated(engine: Engine) -> None:
             engine.generated_motion(bad)
     with pytest.raises(InvalidQuery, match="seconds"):
         engine.generate("spin", seconds=0)
+    for seed in (-1, 2**31, 1.5, True, "1"):
+        with pytest.raises(InvalidQuery, match="seed"):
+            engine.generate("spin", seconds=1.0, seed=seed)  # type: ignore[arg-type]
 
 
 # ---- motion -> motion ----------------------------------------------------------------------------

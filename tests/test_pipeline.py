@@ -24,7 +24,7 @@ def test_every_stage_trained_and_written(trained) -> None:
     from training.pipeline import STAGES
 
     assert [s for s in STAGES if not state[s]["done"]] == []
-    for name in ("vae", "projector", "heads", "dance_to_text", "generator", "shared_space"):
+    for name in ("vae", "projector", "heads", "dance_to_text", "generator", "latent_prior", "shared_space"):
         assert (opts.out / f"{name}.safetensors").stat().st_size > 0
         assert (opts.out / f"{name}.json").is_file()
         assert state[name]["history"], f"stage {name} recorded no losses"
@@ -105,3 +105,11 @@ def test_eval_end_to_end(trained, tmp_path: Path) -> None:
     for section in ("Text -> motion", "Motion -> text", "Motion -> motion", "Compositional", "generation"):
         assert section in md
     assert json.loads((tmp_path / "eval" / "report.json").read_text())["split"] == "test"
+
+
+def test_training_report_says_when_a_run_resumed_stages() -> None:
+    from training.report import _resumed_note
+
+    assert _resumed_note({"total_seconds": 100.0}, {"vae": {"seconds": 40.0}, "generator": {"seconds": 50.0}}) == ""
+    note = _resumed_note({"total_seconds": 100.0}, {"vae": {"seconds": 100.0}, "latent_prior": {"seconds": 50.0}})
+    assert "resumed stages" in note and "add up to 150 s" in note

@@ -2,7 +2,9 @@
 
 Reads the corpus through the product's own ingest (into a work library, so the model sees exactly
 what a user's library holds), builds captions and the frozen MiniLM embeddings once, then trains:
-1 VAE, 2 clustering, 3 text projector, 4 triplet heads, 5 dance-to-text, 6 generator, 7 InfoNCE space.
+1 VAE, 2 clustering, 3 text projector, 4 triplet heads, 5 dance-to-text, 6 generator (and its
+text-conditioned latent prior, which samples the latent a text's windows have instead of their mean),
+7 InfoNCE space.
 A stage whose outputs are already in the model directory (and listed in ``stages.json``) is loaded,
 not retrained, so a killed run resumes where it stopped; inside a stage, epochs resume from the
 stage's checkpoint in the work directory. Only `train` windows train; `val` windows early-stop.
@@ -46,6 +48,7 @@ from training.stages.contrastive import train_projection_heads
 from training.stages.dance_to_text import train_dance_to_text
 from training.stages.generator import train_generator
 from training.stages.inputs import StageData
+from training.stages.latent_prior import train_latent_prior
 from training.stages.loop import seed_everything
 from training.stages.shared_space import train_shared_space
 from training.stages.text_projector import train_text_projector
@@ -54,7 +57,7 @@ from training.textcache import TextEmbeddingCache
 
 log = logging.getLogger(__name__)
 
-STAGES = ("vae", "clusters", "projector", "heads", "dance_to_text", "generator", "shared_space")
+STAGES = ("vae", "clusters", "projector", "heads", "dance_to_text", "generator", "latent_prior", "shared_space")
 
 
 class TrainError(RuntimeError):
@@ -237,6 +240,11 @@ def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, f
               lambda: train_generator(data, vae, projector, cfg.generator_train, progress=progress,
                                       checkpoint=ckpt / "generator.pt"),
               lambda: TextToDanceGenerator.load(opts.out, "generator"), lambda m: m.save(opts.out, "generator"))
+    from embedders.latent_prior import LatentPrior
+    run_stage("latent_prior", log_,
+              lambda: train_latent_prior(data, cfg.latent_prior, cfg.latent_prior_train, progress=progress,
+                                         checkpoint=ckpt / "latent_prior.pt"),
+              lambda: LatentPrior.load(opts.out, "latent_prior"), lambda m: m.save(opts.out, "latent_prior"))
     run_stage("shared_space", log_,
               lambda: train_shared_space(data, vae, cfg.shared_space, cfg.shared_space_train, progress=progress,
                                          checkpoint=ckpt / "shared_space.pt"),

@@ -47,6 +47,15 @@ def _plot_silhouette(curve: dict[str, float], path: Path) -> None:
     plt.close(fig)
 
 
+def _resumed_note(training: dict[str, Any], stages: dict[str, Any]) -> str:
+    """When the stages' own seconds exceed the run's total, the run resumed stages trained before: say so."""
+    trained = sum(float(st.get("seconds") or 0.0) for st in stages.values())
+    if trained <= float(training["total_seconds"]):
+        return ""
+    return (f" for this run, which resumed stages trained in earlier runs (the stages' own times below add up "
+            f"to {trained:.0f} s, {trained / 60:.1f} min, without data preparation)")
+
+
 def write_training_report(out: Path, config: dict[str, Any], stages: dict[str, Any]) -> Path:
     """Write ``report/training.md`` and its PNGs in the model directory; returns the markdown path."""
     rep = out / "report"
@@ -58,7 +67,8 @@ def write_training_report(out: Path, config: dict[str, Any], stages: dict[str, A
              f"- {t['train_windows']} training windows, {t['val_windows']} validation windows, "
              f"{t['captions']} distinct captions over {t['groups']} label groups; sources {', '.join(t['sources'])}",
              f"- device {t['device']}, {t['torch_threads']} torch threads; data preparation "
-             f"{t['prepare_seconds']} s; total {t['total_seconds']} s ({t['total_seconds'] / 60:.1f} min)", "",
+             f"{t['prepare_seconds']} s; total {t['total_seconds']} s ({t['total_seconds'] / 60:.1f} min)"
+             + _resumed_note(t, stages), "",
              "| stage | seconds | epochs |", "|---|---:|---:|"]
     for name, st in stages.items():
         hist = st.get("history") or {}

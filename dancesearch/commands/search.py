@@ -318,6 +318,8 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="Where to write: FILE.bvh (canonical skeleton) or "
                                                     "FILE.json (joint positions).")],
     seconds: Annotated[float, typer.Option("--seconds", help="Length of the motion.")] = 4.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**31 - 1,
+                                      help="Another seed draws another motion for the same text.")] = 0,
     rig: Annotated[str | None, typer.Option(
         "--rig", help="BVH on this rig: a convention (mixamo, smpl, unreal, ...) or a BVH file of your rig.")] = None,
     json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None, db: DbOpt = None,
@@ -333,7 +335,7 @@ def generate(
         if not out.parent.is_dir():
             raise CliInputError(f"{out}: folder {out.parent} does not exist")
         with engine_for(model, data_dir, db) as engine:
-            generated_id, motion = engine.generate(query, seconds)
+            generated_id, motion = engine.generate(query, seconds, seed)
         if rig is not None and suffix == ".bvh":
             from explore.export import bvh_text
 

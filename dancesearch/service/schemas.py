@@ -127,6 +127,7 @@ def from_describe(resp: DescribeResponse) -> DescribeResponseModel:
 class GenerateRequest(BaseModel):
     query: str
     seconds: float = Field(4.0, gt=0)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Another seed draws another motion for the same text.")
 
 
 class GenerateResponse(BaseModel):

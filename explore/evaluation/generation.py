@@ -9,7 +9,9 @@ Physics (:func:`explore.body.physical_stats`) of generated motions vs. the real 
 label keys; jerk also as the median over texts of generated / real jerk of that text's clips.
 Diversity: 3 seeds per text, the mean pairwise joint distance (m, after putting each on the floor) and
 the mean pairwise shared-space cosine distance. ``generation_noise`` is chosen on ``val``: the largest
-value whose R@3 is within 0.03 of no noise.
+value whose R@3 is within 0.03 of no noise. A model with a latent prior then has the prior's guidance
+chosen on ``val`` (best R@3, the smaller guidance on a tie), and the prior replaces the projector's
+latent only when its R@3 is higher than the projector's.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from training.eval_generation import _queries as heldout_queries
 from training.eval_tasks import EncodedSplit
 
 NOISES = (0.0, 0.25, 0.5, 1.0)
+GUIDANCES = (1.0, 2.0, 3.0, 4.0, 6.0)
 SEEDS = 3
 SECONDS = 4.0
 
@@ -74,7 +77,8 @@ def run(model: DanceSearchModel, data: EncodedWindows, s: CapabilitySettings, n:
         return {"skipped": f"only {len(pairs)} texts; need {GALLERY}"}
     texts = [q for q, _ in pairs]
     ours = [generate(model, t, SECONDS, 0, s) for t in texts]
-    out: dict[str, object] = {"texts": len(texts), "noise": s.generation_noise,
+    out: dict[str, object] = {"texts": len(texts), "noise": s.generation_noise, "latent": s.generation_latent,
+                              "guidance": s.generation_guidance,
                               "R@3": _r_at_3(model, texts, ours, seed), "random_R@3": 3 / GALLERY}
     if not full:
         return out
@@ -109,8 +113,17 @@ def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySett
     table = {noise: run(model, val, replace(base, generation_noise=noise), full=False) for noise in NOISES}
     r0 = float(table[0.0]["R@3"])  # type: ignore[arg-type]
     ok = [noise for noise in NOISES if float(table[noise]["R@3"]) >= r0 - 0.03]  # type: ignore[arg-type]
-    return replace(base, generation_noise=max(ok)), {"R@3 by bones": bones,
-                                                     "R@3 by noise": {str(k): v["R@3"] for k, v in table.items()}}
+    base = replace(base, generation_noise=max(ok), generation_latent="projector")
+    notes: dict[str, object] = {"R@3 by bones": bones, "R@3 by noise": {str(k): v["R@3"] for k, v in table.items()}}
+    if model.latent_prior is None:
+        return base, notes
+    prior = {g: float(run(model, val, replace(base, generation_latent="prior", generation_guidance=g),  # type: ignore[arg-type]
+                          full=False)["R@3"]) for g in GUIDANCES}
+    notes["R@3 by prior guidance"] = {str(k): v for k, v in prior.items()}
+    best = max(GUIDANCES, key=lambda g: (prior[g], -g))
+    if prior[best] > float(table[base.generation_noise]["R@3"]):  # type: ignore[arg-type]
+        base = replace(base, generation_latent="prior", generation_guidance=best)
+    return base, notes
 
 
 def reference_lengths(train: EncodedWindows, n: int = 2000, seed: int = 0) -> list[float]:

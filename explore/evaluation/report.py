@@ -68,7 +68,9 @@ def _concepts(r: dict[str, Any]) -> list[str]:
 def _generation(r: dict[str, Any]) -> list[str]:
     if "skipped" in r:
         return ["## Generation", "", f"skipped: {r['skipped']}"]
-    out = ["## Generation", "", f"{r['texts']} texts, latent noise {r['noise']}.", "",
+    latent = (f"latent prior, guidance {r['guidance']}" if r.get("latent") == "prior"
+              else f"projector latent, noise {r['noise']}")
+    out = ["## Generation", "", f"{r['texts']} texts, {latent}.", "",
            "| motion | R@3 among 32 | bone drift | foot skate (m/s) | below floor | jerk (m/s^3) |",
            "|---|---:|---:|---:|---:|---:|"]
     for name, r3 in (("generated, body-respecting", r["R@3"]), ("shipped generate path", r.get("R@3_shipped_path")),

@@ -29,7 +29,9 @@ from explore.stylize import stylize
 GRID = tuple({"style_method": m, "style_residual": r, "style_strength": k}
              for m in ("data", "text") for r in (False, True) for k in (1.0, 2.0, 3.0, 5.0)) + tuple(
     {"style_method": "adain", "style_residual": r, "style_strength": k} for r in (False, True)
-    for k in (0.5, 1.0, 1.5, 2.0))
+    for k in (0.5, 1.0, 1.5, 2.0)) + tuple(
+    {"style_method": "prior", "style_residual": r, "style_strength": k} for r in (False, True)
+    for k in (0.3, 0.5, 0.7, 0.9))
 VAL_CLIPS, TARGETS = 30, 2
 
 

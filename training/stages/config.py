@@ -1,4 +1,4 @@
-"""One typed, JSON-saveable configuration of all seven stages: module sizes and training settings.
+"""One typed, JSON-saveable configuration of all seven stages (and the generator's latent prior): module sizes and training settings.
 
 The defaults are the sizes measured to train the whole pipeline in about half an hour on a 2-core CPU
 with ~12,000 training windows (see docs). `with_sizes(hidden, latent)` changes the shared sizes
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedders.heads import DanceToTextConfig, ProjectionHeadsConfig
+from embedders.latent_prior import LatentPriorConfig
 from embedders.motion import VAEConfig
 from embedders.spaces import SharedSpaceConfig
 from embedders.text import TextProjectorConfig
@@ -20,6 +21,7 @@ from training.clustering import ClusterConfig
 from training.stages.contrastive import HeadsTrainConfig
 from training.stages.dance_to_text import DanceToTextTrainConfig
 from training.stages.generator import GeneratorTrainConfig
+from training.stages.latent_prior import LatentPriorTrainConfig
 from training.stages.shared_space import SharedSpaceTrainConfig
 from training.stages.text_projector import TextProjectorTrainConfig
 from training.stages.vae import VAETrainConfig
@@ -43,12 +45,15 @@ class PipelineConfig:
     dance_to_text: DanceToTextConfig = field(default_factory=DanceToTextConfig)
     dance_to_text_train: DanceToTextTrainConfig = field(default_factory=DanceToTextTrainConfig)
     generator_train: GeneratorTrainConfig = field(default_factory=GeneratorTrainConfig)
+    latent_prior: LatentPriorConfig = field(default_factory=LatentPriorConfig)
+    latent_prior_train: LatentPriorTrainConfig = field(default_factory=LatentPriorTrainConfig)
     shared_space: SharedSpaceConfig = field(default_factory=SharedSpaceConfig)
     shared_space_train: SharedSpaceTrainConfig = field(default_factory=SharedSpaceTrainConfig)
 
     def __post_init__(self) -> None:
         latents = {"vae.latent": self.vae.latent, "projector.latent": self.projector.latent,
-                   "heads.dim": self.heads.dim, "dance_to_text.latent": self.dance_to_text.latent}
+                   "heads.dim": self.heads.dim, "dance_to_text.latent": self.dance_to_text.latent,
+                   "latent_prior.latent": self.latent_prior.latent}
         if len(set(latents.values())) != 1:
             raise ConfigError(f"latent sizes must agree: {latents}")
 
@@ -57,6 +62,7 @@ class PipelineConfig:
         return replace(self, vae=replace(self.vae, hidden=hidden, latent=latent),
                        projector=replace(self.projector, latent=latent), heads=replace(self.heads, dim=latent),
                        dance_to_text=replace(self.dance_to_text, latent=latent),
+                       latent_prior=replace(self.latent_prior, latent=latent),
                        shared_space=replace(self.shared_space, hidden=hidden))
 
     def to_json(self, path: Path) -> None:

@@ -23,7 +23,7 @@ def generate(engine: EngineDep, settings: SettingsDep, body: GenerateRequest) ->
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"seconds must be at most {settings.max_generate_seconds:g}, got {body.seconds:g}")
     query = check_query(body.query, settings)
-    generated_id, motion = engine.generate(query, body.seconds)
+    generated_id, motion = engine.generate(query, body.seconds, body.seed)
     return from_generated(generated_id, query, motion)
 
 
