@@ -80,8 +80,14 @@ def test_calibration_writes_search_defaults(trained) -> None:
     opts, _ = trained
     from training.calibrate import calibrate_model
 
+    cfg_path = opts.out / "config.json"
+    chosen = {"same_motion_pose_weight": 0.5, "by_example_context": {"similar": 2, "same": 1}}
+    cfg = json.loads(cfg_path.read_text())
+    cfg["search"].update(chosen)  # as scripts/eval_by_example.py --choose writes them
+    cfg_path.write_text(json.dumps(cfg))
     settings = calibrate_model(opts)
     assert settings["space"] in ("shared_space", "triplet")
+    assert {k: json.loads(cfg_path.read_text())["search"][k] for k in chosen} == chosen  # calibration keeps them
     assert isinstance(settings["fallback_threshold"], float)
     cfg = json.loads((opts.out / "config.json").read_text())
     assert cfg["search"]["space"] == settings["space"]

@@ -30,6 +30,7 @@ from training.eval_tasks import (
     text_to_motion,
     user_queries,
 )
+from training.model_dir import CHOSEN_FOR_WEIGHTS
 from training.pipeline import TrainOptions
 from training.text.relevance import load_user_queries
 
@@ -121,6 +122,7 @@ def calibrate_model(opts: TrainOptions) -> dict[str, Any]:
                                 "fallback": fb}}
     cfg_path = opts.out / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["search"] = settings
+    kept = {k: v for k, v in cfg.get("search", {}).items() if k in CHOSEN_FOR_WEIGHTS}
+    cfg["search"] = {**settings, **kept}
     cfg_path.write_text(json.dumps(cfg, indent=1) + "\n")
     return {k: v for k, v in settings.items() if k != "calibration"}

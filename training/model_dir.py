@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CHOSEN_FOR_WEIGHTS = ("same_motion_pose_weight", "by_example_context")
+"""Search settings chosen for one set of weights by a tool outside training (``scripts/eval_by_example.py
+--choose``): a resumed run that leaves the weights as they were keeps them, a run that changes the weights
+drops them (they were chosen for other weights), and calibration never touches them."""
+
 WEIGHT_FILES = ("normalizer.npz", "vae.safetensors", "projector.safetensors", "heads.safetensors",
                 "dance_to_text.safetensors", "generator.safetensors", "shared_space.safetensors")
 
@@ -133,6 +138,9 @@ def write_model_dir(opts: TrainOptions, prep: Prepared, encoder: TextEmbeddingCa
                                           "cluster_filter_text": False, "cluster_filter_motion": False,
                                           "cluster_filter_describe": False}),
     }
+    if previous.get("version") != config["version"]:
+        for key in CHOSEN_FOR_WEIGHTS:
+            config["search"].pop(key, None)
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     write_training_report(out, config, stages)
     return config
