@@ -189,7 +189,7 @@ def test_drop_zone_and_bad_file(page: Page) -> None:
     assert "example dropped.bvh" in pg.inner_text("#status")
 
 
-def test_generate_when_nothing_matches(page: Page) -> None:
+def test_generate_when_nothing_matches(page: Page, engine: FakeEngine) -> None:
     pg = page
     pg.fill("#query", "backflip")
     pg.press("#query", "Enter")
@@ -201,6 +201,20 @@ def test_generate_when_nothing_matches(page: Page) -> None:
     assert "generated" in card.locator(".badge").inner_text()
     wait_playing(card)
     snap(pg, "generated.png")
+    assert pg.inner_text("#generate") == "Generate another"
+    pg.click("#generate")  # another draw for the same text
+    pg.locator(".card.is-generated").nth(1).wait_for(timeout=10_000)
+    seeds = [kw["seed"] for name, kw in engine.calls if name == "generate"]
+    assert seeds[-2:] == [0, 1]
+    pg.fill("#query", "cartwheel")
+    pg.press("#query", "Enter")
+    pg.wait_for_function("() => document.querySelector('#status').textContent.includes('No matches')")
+    assert pg.inner_text("#generate") == "Generate"
+    pg.click("#generate")  # a new query starts again at seed 0
+    pg.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Generated') && "
+                         "document.querySelector('#status').textContent.includes('cartwheel')")
+    assert [kw for name, kw in engine.calls if name == "generate"][-1] == {"query": "cartwheel", "seconds": 4.0,
+                                                                           "seed": 0}
 
 
 def test_twenty_cards_keep_few_players(page: Page, engine: FakeEngine) -> None:

@@ -56,9 +56,9 @@ export function describeFile(file) {
   return request('/api/describe?k=5', { method: 'POST', body: formWith(file) });
 }
 
-export function generate(query, seconds = 4) {
+export function generate(query, seconds = 4, seed = 0) {
   return request('/api/generate', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, seconds }),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, seconds, seed }),
   });
 }
 

@@ -7,6 +7,7 @@ const $ = (sel) => document.querySelector(sel);
 const results = $('#results');
 const statusLine = $('#status');
 let lastQuery = '';
+let generateSeed = 0;   // the next Generate click's seed for lastQuery
 let exampleFile = null;
 
 function filters() {
@@ -45,6 +46,8 @@ function searchText(event) {
   const query = $('#query').value.trim();
   if (!query) { setStatus('Type what you are looking for, e.g. "a slow waltz turn".', true); return; }
   lastQuery = query;
+  generateSeed = 0;
+  $('#generate').textContent = 'Generate';
   exampleFile = null;
   $('#example').hidden = true;
   $('#generate-query').textContent = query;
@@ -81,7 +84,10 @@ async function generateMotion() {
   button.disabled = true;
   setStatus(`Generating a motion for “${lastQuery}”…`);
   try {
-    const g = await api.generate(lastQuery, Number($('#g-seconds').value) || 4);
+    // Each click draws another motion for the same text (the seed counts up; a new query starts at 0).
+    const g = await api.generate(lastQuery, Number($('#g-seconds').value) || 4, generateSeed);
+    generateSeed += 1;
+    button.textContent = 'Generate another';
     const hit = { clip_id: null, source_path: null, start: 0, end: g.duration, score: 0, labels: {},
       description: g.query, cluster: null, generated: true, generated_id: g.generated_id, motion_url: g.motion_url };
     results.prepend(card(hit, moreLike));
