@@ -25,7 +25,7 @@ import torch
 from embedders.latent_prior import LatentPrior, LatentPriorConfig
 from embedders.runtime import DanceSearchModel
 from training.data import load_split
-from training.eval_generation import GALLERY, _queries
+from training.eval_generation import _queries, recall_at_3_among
 from training.eval_tasks import EncodedSplit
 from training.pipeline import TrainOptions, prepare
 from training.stages.latent_prior import LatentPriorTrainConfig, train_latent_prior
@@ -33,15 +33,7 @@ from training.textcache import TextEmbeddingCache
 
 
 def r_at_3(model: DanceSearchModel, texts: list[str], feats: torch.Tensor, seed: int) -> float:
-    motion_emb = model.embed_features(feats)
-    text_emb = model.embed_texts(texts)
-    rng = np.random.default_rng(seed)
-    hits = []
-    for i in range(len(texts)):
-        others = rng.choice(np.delete(np.arange(len(texts)), i), GALLERY - 1, replace=False)
-        scores = text_emb[np.concatenate([[i], others])] @ motion_emb[i]
-        hits.append(int((scores > scores[0]).sum()) < 3)
-    return float(np.mean(hits))
+    return recall_at_3_among(model.embed_texts(texts), model.embed_features(feats), np.random.default_rng(seed))
 
 
 def main() -> None:

@@ -56,6 +56,17 @@ def _queries(split: EncodedSplit, n: int, seed: int) -> list[tuple[str, str]]:
     return out[:n]
 
 
+def recall_at_3_among(text_emb: np.ndarray, motion_emb: np.ndarray, rng: np.random.Generator) -> float:
+    """R@3 of each motion (row i of ``motion_emb``) ranking its own text (row i of ``text_emb``) against
+    ``GALLERY - 1`` other texts drawn from ``rng``; both arrays are unit rows of one space."""
+    hits = []
+    for i in range(len(text_emb)):
+        others = rng.choice(np.delete(np.arange(len(text_emb)), i), GALLERY - 1, replace=False)
+        scores = text_emb[np.concatenate([[i], others])] @ motion_emb[i]
+        hits.append(int((scores > scores[0]).sum()) < 3)
+    return float(np.mean(hits))
+
+
 @torch.no_grad()
 def evaluate_generation(model: DanceSearchModel, split: EncodedSplit, n: int, seed: int) -> dict[str, Any]:
     """Recall@3 among 32 texts, and physical statistics of generated versus real windows."""
@@ -64,19 +75,12 @@ def evaluate_generation(model: DanceSearchModel, split: EncodedSplit, n: int, se
         return {"skipped": f"only {len(pairs)} distinct label keys; need {GALLERY}"}
     texts = [q for q, _ in pairs]
     feats = model.generator.generate(model.minilm(texts))  # (n, S, F) normalised
-    motion_emb = model.embed_features(feats)
-    text_emb = model.embed_texts(texts)
     rng = np.random.default_rng(seed)
-    hits = []
-    for i in range(len(texts)):
-        others = rng.choice(np.delete(np.arange(len(texts)), i), GALLERY - 1, replace=False)
-        gallery = np.concatenate([[i], others])
-        scores = text_emb[gallery] @ motion_emb[i]
-        hits.append(int((scores > scores[0]).sum()) < 3)
+    r_at_3 = recall_at_3_among(model.embed_texts(texts), model.embed_features(feats), rng)
     gen_pos = model.normalizer.inverse(feats.numpy()).reshape(len(texts), -1, N_JOINTS, 3)
     real_idx = rng.choice(len(split.features), min(512, len(split.features)), replace=False)
     real_pos = model.normalizer.inverse(split.features[torch.from_numpy(real_idx)].numpy()
                                         ).reshape(len(real_idx), -1, N_JOINTS, 3)
-    return {"queries": len(texts), "gallery": GALLERY, "R@3": float(np.mean(hits)),
+    return {"queries": len(texts), "gallery": GALLERY, "R@3": r_at_3,
             "random_R@3": 3 / GALLERY, "space": model.space_name,
             "generated": physical_stats(gen_pos), "real": physical_stats(real_pos)}

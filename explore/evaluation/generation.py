@@ -27,7 +27,7 @@ from explore.evaluation.data import EncodedWindows
 from explore.generation import generate
 from explore.latent import mean_vector, motion_vectors
 from explore.settings import CapabilitySettings
-from training.eval_generation import GALLERY
+from training.eval_generation import GALLERY, recall_at_3_among
 from training.eval_generation import _queries as heldout_queries
 from training.eval_tasks import EncodedSplit
 
@@ -43,15 +43,8 @@ def _split(data: EncodedWindows) -> EncodedSplit:
 
 
 def _r_at_3(model: DanceSearchModel, texts: list[str], motions: list[np.ndarray], seed: int) -> float:
-    text_emb = model.embed_texts(texts)
     motion_emb = np.stack([model.embed_windows(m, [0])[0] for m in motions])
-    rng = np.random.default_rng(seed)
-    hits = []
-    for i in range(len(texts)):
-        others = rng.choice(np.delete(np.arange(len(texts)), i), GALLERY - 1, replace=False)
-        scores = text_emb[np.concatenate([[i], others])] @ motion_emb[i]
-        hits.append(int((scores > scores[0]).sum()) < 3)
-    return float(np.mean(hits))
+    return recall_at_3_among(model.embed_texts(texts), motion_emb, np.random.default_rng(seed))
 
 
 def _mean_stats(motions: list[np.ndarray]) -> dict[str, float]:
