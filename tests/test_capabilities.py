@@ -262,3 +262,19 @@ def test_cli_concept_learn_list_and_generate_on_a_rig(cli: Any, corpus: Path, tm
     assert "mixamorig:Hips" in out.read_text()
     bad = cli("concept", "learn", "9bad", *files, "--model", MODEL)
     assert bad.exit_code == 2 and "concept name '9bad'" in bad.output
+
+
+def test_cli_generate_seed_draws_another_motion(cli: Any, tmp_path: Path) -> None:
+    import json
+
+    def positions(seed: str, name: str) -> np.ndarray:
+        out = tmp_path / name
+        made = cli("generate", "a person dances a waltz", "--seconds", "2", "--seed", seed, "--out", out,
+                   "--model", MODEL)
+        assert made.exit_code == 0, made.output
+        return np.asarray(json.loads(out.read_text())["positions"])
+
+    first, again, other = positions("0", "a.json"), positions("0", "b.json"), positions("1", "c.json")
+    assert np.array_equal(first, again) and np.abs(first - other).mean() > 0.05
+    bad = cli("generate", "a waltz", "--seed", "-1", "--out", tmp_path / "d.json", "--model", MODEL)
+    assert bad.exit_code == 2 and "--seed" in bad.output
