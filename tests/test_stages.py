@@ -232,6 +232,25 @@ def test_vae_resume_from_checkpoint_matches_an_uninterrupted_run(tmp_path: Path)
         assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_a_checkpoint_of_other_settings_is_refused_not_resumed(tmp_path: Path) -> None:
+    from training.stages.loop import CheckpointError
+
+    data = synthetic(n_train=32, n_val=8)
+    model = VAEConfig(seq_len=S, hidden=8, latent=4)
+    ckpt = tmp_path / "vae.pt"
+    with pytest.raises(_Interrupt):
+        train_vae(data, model, VAETrainConfig(epochs=4, batch_size=16, seed=3), checkpoint=ckpt,
+                  progress=_stop_after(1))
+    with pytest.raises(CheckpointError, match=r"vae.pt: .*other settings \(batch_size 16 -> 8\)"):
+        train_vae(data, model, VAETrainConfig(epochs=4, batch_size=8, seed=3), checkpoint=ckpt, progress=quiet)
+    with pytest.raises(CheckpointError, match=r"epochs 4 -> 5"):  # the learning-rate schedule spans the epochs
+        train_vae(data, model, VAETrainConfig(epochs=5, batch_size=16, seed=3), checkpoint=ckpt, progress=quiet)
+    # another patience is a resume, not another run
+    _, history = train_vae(data, model, VAETrainConfig(epochs=4, batch_size=16, seed=3, patience=9), checkpoint=ckpt,
+                           progress=quiet)
+    assert len(history["val/loss"]) == 4
+
+
 class _Interrupt(Exception):
     pass
 

@@ -60,6 +60,7 @@ def train(
     """Train all seven stages (resuming finished ones) into a model directory with a training report."""
     from training.pipeline import TrainError, TrainOptions, train_all
     from training.stages.config import ConfigError, PipelineConfig
+    from training.stages.loop import CheckpointError
 
     try:
         cfg = PipelineConfig.from_json(config) if config else PipelineConfig()
@@ -73,7 +74,7 @@ def train(
 
             settings = calibrate_model(opts)
             typer.echo(f"search defaults (validation split): {json.dumps(settings)}")
-    except (TrainError, ConfigError, FileNotFoundError) as exc:
+    except (TrainError, ConfigError, CheckpointError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"model written to {out} (report: {out / 'report' / 'training.md'})")

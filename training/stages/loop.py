@@ -30,6 +30,14 @@ from training.losses import Losses, combine
 log = logging.getLogger(__name__)
 
 History = dict[str, list[float]]
+RESUMABLE_CHANGES = frozenset({"patience", "min_epochs", "device"})
+"""Settings a resumed stage may change (when to stop early, where to run); any other change, the number of
+epochs included (learning-rate schedules are laid out over it), means the checkpoint belongs to another run."""
+
+
+class CheckpointError(RuntimeError):
+    """A stage checkpoint cannot be resumed: it was written with other settings."""
+
 ProgressCallback = Callable[[str, int, int, dict[str, float]], None]
 """Called after every epoch with (stage name, epoch number from 1, total epochs, metrics)."""
 
@@ -118,7 +126,7 @@ def fit(stage: Stage, cfg: LoopConfig, progress: ProgressCallback | None = None,
     """Train `stage` for up to `cfg.epochs` epochs with early stopping; returns the per-epoch history."""
     state = _initial_state()
     if checkpoint is not None and checkpoint.is_file():
-        state = _resume(stage, checkpoint)
+        state = _resume(stage, checkpoint, cfg)
         log.info("%s: resuming at epoch %d from %s", stage.name, state["epoch"] + 1, checkpoint)
     rng = np.random.default_rng(cfg.seed)
     if "rng" in state:
@@ -188,8 +196,14 @@ def _save(stage: Stage, state: dict[str, Any], rng: np.random.Generator, cfg: Lo
     tmp.replace(path)
 
 
-def _resume(stage: Stage, path: Path) -> dict[str, Any]:
+def _resume(stage: Stage, path: Path, cfg: LoopConfig) -> dict[str, Any]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
+    saved, now = payload.get("config") or {}, asdict(cfg)
+    changed = sorted(k for k in set(saved) | set(now) if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+    if changed:
+        detail = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise CheckpointError(f"{path}: this {stage.name} checkpoint was written with other settings ({detail}); "
+                              "delete it to train the stage afresh, or train with the settings it was written with")
     for name, module in stage.modules.items():
         module.load_state_dict(payload["modules"][name])
     stage.optimizer.load_state_dict(payload["optimizer"])
