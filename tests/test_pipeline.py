@@ -60,6 +60,18 @@ def test_resume_skips_finished_stages(trained) -> None:
         assert again[name]["seconds"] == state[name]["seconds"]  # loaded, not retrained
 
 
+def test_a_finished_stage_with_other_settings_is_refused(trained) -> None:
+    from dataclasses import replace
+
+    from training.pipeline import TrainError, train_all
+
+    opts, state = trained
+    assert state["vae"]["settings"]["vae_train"]["epochs"] == opts.config.vae_train.epochs
+    other = replace(opts, config=replace(opts.config, vae_train=replace(opts.config.vae_train, epochs=3)))
+    with pytest.raises(TrainError, match=r"stage vae was trained with other settings \(vae_train.epochs 2 -> 3\)"):
+        train_all(other)
+
+
 def test_saved_model_gives_identical_embeddings(trained) -> None:
     opts, _ = trained
     from embedders.runtime import DanceSearchModel

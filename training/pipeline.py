@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,20 +139,52 @@ def prepare(opts: TrainOptions, encoder: TextEmbeddingCache) -> Prepared:
     return Prepared(lib, train, val, normalizer, bank, data, vocab)
 
 
-class StageLog:
-    """``stages.json`` in the model directory: which stages are done, their time and history."""
+STAGE_SECTIONS = {"vae": ("vae", "vae_train"), "clusters": ("clusters",), "projector": ("projector", "projector_train"),
+                  "heads": ("heads", "heads_train"), "dance_to_text": ("dance_to_text", "dance_to_text_train"),
+                  "generator": ("generator_train",), "latent_prior": ("latent_prior", "latent_prior_train"),
+                  "shared_space": ("shared_space", "shared_space_train")}
+"""The sections of :class:`PipelineConfig` each stage is trained with (recorded in ``stages.json``)."""
 
-    def __init__(self, out: Path) -> None:
+
+class StageLog:
+    """``stages.json`` in the model directory: which stages are done, their time, history and settings.
+
+    A finished stage records the config sections it was trained with (``device`` aside); a later run with
+    other settings for it is refused rather than silently given the old stage (stages recorded before
+    settings were kept are loaded unchecked)."""
+
+    def __init__(self, out: Path, config: PipelineConfig | None = None) -> None:
         self.path = out / "stages.json"
         self.state: dict[str, Any] = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.config = config
+
+    def settings(self, stage: str) -> dict[str, Any] | None:
+        """This run's settings of ``stage`` as stored in ``stages.json`` (None without a config)."""
+        if self.config is None or stage not in STAGE_SECTIONS:
+            return None
+        raw = {s: {k: v for k, v in asdict(getattr(self.config, s)).items() if k != "device"}
+               for s in STAGE_SECTIONS[stage]}
+        return dict(json.loads(json.dumps(raw)))
 
     def done(self, stage: str) -> bool:
-        return bool(self.state.get(stage, {}).get("done"))
+        """Whether ``stage`` is finished; raises :class:`TrainError` when it was trained with other settings."""
+        entry = self.state.get(stage, {})
+        if not entry.get("done"):
+            return False
+        stored, now = entry.get("settings"), self.settings(stage)
+        if stored is not None and now is not None and stored != now:
+            changed = sorted(f"{s}.{k} {stored.get(s, {}).get(k)!r} -> {now[s].get(k)!r}" for s in now
+                             for k in set(now[s]) | set(stored.get(s, {})) if now[s].get(k) != stored.get(s, {}).get(k))
+            raise TrainError(f"{self.path}: stage {stage} was trained with other settings ({', '.join(changed)}); "
+                             f"train into a new --out folder, or remove the {stage} entry of stages.json (and the "
+                             f"later stages') to train it again")
+        return True
 
     def finish(self, stage: str, seconds: float, history: dict[str, list[float]] | None = None,
                extra: dict[str, Any] | None = None) -> None:
+        settings = self.settings(stage)
         self.state[stage] = {"done": True, "seconds": round(seconds, 2), "history": history or {},
-                             **(extra or {})}
+                             **({"settings": settings} if settings is not None else {}), **(extra or {})}
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state, indent=1) + "\n")
         tmp.replace(self.path)
@@ -210,7 +242,7 @@ def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, f
     encoder.save()
     prep_seconds = time.perf_counter() - t0
     prep.normalizer.save(opts.out / "normalizer.npz")
-    log_ = StageLog(opts.out)
+    log_ = StageLog(opts.out, cfg)
     data = prep.data
 
     vae = run_stage("vae", log_,
