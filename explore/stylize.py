@@ -85,8 +85,7 @@ def adain(z: torch.Tensor, style: str, settings: CapabilitySettings, source_styl
     return (z - mean_s) / std_s * torch.tensor(settings.style_stds[style]) + mean_t
 
 
-def check_method(style: str, settings: CapabilitySettings, method: str | None, model_has_prior: bool | None = None
-                 ) -> str:
+def check_method(style: str, settings: CapabilitySettings, method: str | None) -> str:
     """The method to use: the requested or calibrated one; "text" instead of "data" or "adain" for a style
     the corpus does not label."""
     if not style.strip():
@@ -94,8 +93,6 @@ def check_method(style: str, settings: CapabilitySettings, method: str | None, m
     chosen = method or settings.style_method
     if chosen not in METHODS:
         raise StyleError(f"method must be one of {', '.join(METHODS)}, got {chosen!r}")
-    if chosen == "prior" and model_has_prior is False:
-        raise StyleError("this model has no latent prior; use --method data, adain or text")
     if chosen in ("data", "adain") and style.strip() not in settings.style_means:
         return "text"
     return chosen
@@ -149,7 +146,7 @@ def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength
     if len(positions) > limit:
         raise StyleError(f"the motion lasts {len(positions) / 25:.0f} s; stylize at most {limit / 25:.0f} s "
                          "at a time (give a range, e.g. FILE@0-60)")
-    used = check_method(style, s, method, model.latent_prior is not None)
+    used = check_method(style, s, method)
     if used == "prior" and not 0.0 <= k <= 1.0:
         raise StyleError(f"strength must be between 0 and 1 with the prior method (the share of the latent "
                          f"re-drawn), got {k}")

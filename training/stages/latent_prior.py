@@ -63,15 +63,15 @@ def train_latent_prior(data: StageData, model: LatentPriorConfig | None = None,
     net.set_statistics(data.train.mu)
     net = net.to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    n_pairs = len(data.train.captioned()) * cfg.draws_per_epoch
-    total = cfg.epochs * max(1, -(-n_pairs // cfg.batch_size))
+    steps_per_epoch = max(1, -(-len(data.train.captioned()) * cfg.draws_per_epoch // cfg.batch_size))
+    total = cfg.epochs * steps_per_epoch
     step = [0]
     val_text, val_mu = pair_tensors(data, *data.val.all_pairs(), "val")
 
-    def on_step() -> None:
-        step[0] += 1
+    def set_step(s: int) -> None:
+        step[0] = s
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step[0], total, cfg)
+            group["lr"] = learning_rate(s, total, cfg)
 
     def compute(batch: tuple[torch.Tensor, torch.Tensor], generator: torch.Generator | None = None
                 ) -> dict[str, torch.Tensor]:
@@ -80,16 +80,14 @@ def train_latent_prior(data: StageData, model: LatentPriorConfig | None = None,
                                       generator)}
 
     def train_epoch(epoch: int, rng: np.random.Generator) -> dict[str, float]:
-        step[0] = epoch * max(1, -(-n_pairs // cfg.batch_size))
+        set_step(epoch * steps_per_epoch)
         draws = [data.train.random_pairs(rng) for _ in range(cfg.draws_per_epoch)]
         win = np.concatenate([w for w, _ in draws])
         cap = np.concatenate([c for _, c in draws])
         t, mu = pair_tensors(data, win, cap, "train")
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step[0], total, cfg)
         batches = ((t[i], mu[i]) for i in shuffled_batches(len(t), cfg.batch_size, rng))
         return run_steps(batches, compute, lambda: {"flow": 1.0}, optimizer, cfg.grad_clip, net.parameters(),
-                         on_step)
+                         lambda: set_step(step[0] + 1))
 
     def evaluate() -> dict[str, float]:
         gen = torch.Generator().manual_seed(cfg.seed)
