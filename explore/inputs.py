@@ -94,8 +94,12 @@ def read_source(source: Source, data_dir: str | os.PathLike[str] | None = None, 
         from motion.formats import load_motion
         from motion.rigmap import load_rigs
 
-        motion = to_canonical(load_motion(source.value), load_rigs(user_rig_dirs(data_dir)))
-        return _cut(motion.positions, source)
+        motion, rigs = load_motion(source.value), load_rigs(user_rig_dirs(data_dir))
+        try:
+            canonical = to_canonical(motion, rigs)
+        except MotionError as exc:  # the reader's errors name the file already; the mapping's do not
+            raise InputError(f"{source.value}: {exc}") from None
+        return _cut(canonical.positions, source)
     if source.kind == "clip":
         from db.library import Library, LibraryError
 

@@ -15,5 +15,9 @@ class InvalidQuery(SearchError):
     """A query the engine cannot answer as asked: empty text, time range outside the clip, bad k."""
 
 
+class UnmappableMotion(InvalidQuery):
+    """A query motion whose skeleton cannot be mapped onto the canonical one (its caller names the file)."""
+
+
 class ModelMissing(SearchError):
     """No trained model directory where one was expected."""

@@ -13,7 +13,7 @@ import numpy as np
 from motion.data import Motion, MotionError
 from motion.rigmap import Rig
 from motion.skeleton import CANONICAL_FPS, JOINTS
-from search.errors import InvalidQuery
+from search.errors import InvalidQuery, UnmappableMotion
 from search.limits import DEFAULT_LIMITS, SearchLimits
 from search.types import Filters
 
@@ -88,7 +88,7 @@ def canonical_positions(motion: Motion, rigs: Sequence[Rig] | None = None) -> np
             # A query is not stored: an implausible one (a sketch, a synthetic test motion) is still searched.
             positions = to_canonical(motion, rigs, check=False).positions
         except MotionError as exc:
-            raise InvalidQuery(f"cannot map the query motion onto the canonical skeleton: {exc}") from None
+            raise UnmappableMotion(f"cannot map the query motion onto the canonical skeleton: {exc}") from None
     if positions.shape[0] == 0 or not np.isfinite(positions).all():
         raise InvalidQuery("the query motion has no frames or non-finite positions")
     return positions

@@ -247,6 +247,19 @@ def test_cli_classify_and_errors(cli: Any, corpus: Path) -> None:
     assert missing.exit_code == 2 and "nowhere/take.bvh: no such motion file" in missing.output
 
 
+def test_cli_names_a_file_whose_skeleton_cannot_be_mapped(cli: Any, tmp_path: Path) -> None:
+    """A readable file with no limbs: every capability command's error names that file."""
+    from tests.fixtures import write_broken
+
+    bad = write_broken(tmp_path, ["unknown_rig"])["unknown_rig"]
+    for args in (("classify", bad, "--labels", "walk, run"), ("stylize", bad, "--style", "sad", "--out", tmp_path / "s.bvh"),
+                 ("interpolate", bad, "a walk", "--steps", "3", "--out", tmp_path / "ip"),
+                 ("generate", "a walk", "--rig", bad, "--out", tmp_path / "g.bvh")):
+        result = cli(*args, "--model", MODEL)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"{bad}: unrecognised rig" in result.output and "Traceback" not in result.output, (args, result.output)
+
+
 def test_cli_concept_learn_list_and_generate_on_a_rig(cli: Any, corpus: Path, tmp_path: Path) -> None:
     import json
 

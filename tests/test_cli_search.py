@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from dancesearch.cli import app
+from tests.fixtures import write_broken
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -214,6 +215,8 @@ def test_reindex_rebuilds_every_index(run: Run) -> None:
     (("search", "clip", "{tmp}/missing.bvh"), "missing.bvh: cannot read file"),
     (("search", "clip", "{tmp}/garbage.bvh"), "garbage.bvh:"),
     (("describe", "{tmp}/notes.txt"), "notes.txt: unsupported file type"),
+    (("describe", "{tmp}/unknown_rig.bvh"), "unknown_rig.bvh: cannot map the query motion onto the canonical skeleton"),
+    (("search", "clip", "{tmp}/unknown_rig.bvh"), "unknown_rig.bvh: cannot map the query motion"),
     (("search", "clip", "{tmp}/garbage.bvh", "--clip-id", "1"), "either a motion FILE or --clip-id"),
     (("search", "clip", "--clip-id", "999"), "no clip with id 999"),
     (("search", "clip", "--clip-id", "1", "--start", "9999"), "outside clip 1"),
@@ -228,6 +231,7 @@ def test_reindex_rebuilds_every_index(run: Run) -> None:
 def test_errors_are_one_clear_line(run: Run, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     (tmp_path / "garbage.bvh").write_text("this is not a motion file\n")
     (tmp_path / "notes.txt").write_text("hello\n")
+    write_broken(tmp_path, ["unknown_rig"])  # readable, but no human skeleton to map
     argv = [a.format(tmp=tmp_path) for a in args]
     result = run(*argv, model="--model" not in argv)
     assert result.exit_code != 0

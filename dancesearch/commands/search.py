@@ -256,6 +256,19 @@ def _query_source(file: Path | None, clip_id: int | None) -> None:
         raise CliInputError("give either a motion FILE or --clip-id ID")
 
 
+@contextmanager
+def _naming(file: Path | None) -> Iterator[None]:
+    """A query motion the engine cannot map onto the canonical skeleton: the error names its file."""
+    from search.errors import UnmappableMotion
+
+    try:
+        yield
+    except UnmappableMotion as exc:
+        if file is None:
+            raise
+        raise CliInputError(f"{file}: {exc}") from None
+
+
 def _load(file: Path | None) -> Motion | None:
     """The motion file of a query (read before the model loads, so a bad file fails fast)."""
     if file is None:
@@ -286,7 +299,8 @@ def search_clip(
             if motion is None:
                 response = engine.search_clip(clip_id or 0, **kwargs)
             else:
-                response = engine.search_motion(motion, **kwargs)
+                with _naming(file):
+                    response = engine.search_motion(motion, **kwargs)
     if json_out:
         print_json(hits_json(response))
     else:
@@ -306,7 +320,8 @@ def describe(
             if motion is None:
                 response = engine.describe_clip(clip_id or 0, start, end, k, cluster_filter)
             else:
-                response = engine.describe(motion, start, end, k, cluster_filter)
+                with _naming(file):
+                    response = engine.describe(motion, start, end, k, cluster_filter)
     if json_out:
         print_json(descriptions_json(response))
     else:
