@@ -240,6 +240,16 @@ def test_errors_are_one_clear_line(run: Run, tmp_path: Path, args: tuple[str, ..
     assert result.stdout == ""
 
 
+def test_search_of_a_missing_library_is_an_error_not_a_new_library(tiny_model: Path, tmp_path: Path) -> None:
+    """A mistyped --data-dir used to create an empty library there and answer with generated motion."""
+    missing = tmp_path / "no-such-library"
+    for args in (("search", "text", "a waltz"), ("search", "clip", str(SAMPLES / SAMPLE_FILES[0]))):
+        result = CliRunner().invoke(app, [*args, "--data-dir", str(missing), "--model", str(tiny_model)])
+        assert result.exit_code == 2, result.output
+        assert "no library here" in result.output and "dancesearch ingest FOLDER" in result.output, result.output
+        assert not missing.exists()
+
+
 def test_no_model_says_how_to_train_one(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     result = run("search", "text", "a waltz", model=False)
     assert result.exit_code == 2 and "Traceback" not in result.output

@@ -106,6 +106,20 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def check_library_exists(data_dir: Path | None, db: str | None) -> None:
+    """A search asks an existing library: an embedded (SQLite) library that is not there is an error, not a
+    new empty library at a mistyped ``--data-dir`` answered by generated motion."""
+    from sqlalchemy.engine import make_url
+
+    from db.config import LibraryLocation
+
+    location = LibraryLocation.resolve(data_dir, db)
+    url = make_url(location.db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise CliInputError(f"{location.data_dir}: no library here ({Path(url.database).name} does not exist); "
+                            f"add motion files first: dancesearch ingest FOLDER --data-dir {location.data_dir}")
+
+
 @contextmanager
 def engine_for(model: Path | None, data_dir: Path | None, db: str | None, progress: bool = True) -> Iterator[Engine]:
     """The Engine for one command (indexes checked on the first query), closed afterwards."""
@@ -238,6 +252,7 @@ def search_text(
         queries = batch_queries(batch) if batch is not None else []
         kwargs: dict[str, Any] = {"k": k, "offset": offset, "filters": filters, "cluster_filter": cluster_filter,
                                   "generate": generate.value, "mode": mode.value}
+        check_library_exists(data_dir, db)
         with engine_for(model, data_dir, db) as engine:
             if batch is not None:
                 failures = _text_batch(engine, queries, **kwargs)
@@ -295,6 +310,7 @@ def search_clip(
         kwargs: dict[str, Any] = {"start": start, "end": end, "k": k, "offset": offset, "filters": filters,
                                   "cluster_filter": cluster_filter, "match": match.value}
         motion = _load(file)
+        check_library_exists(data_dir, db)
         with engine_for(model, data_dir, db) as engine:
             if motion is None:
                 response = engine.search_clip(clip_id or 0, **kwargs)
