@@ -254,7 +254,8 @@ def test_cli_names_a_file_whose_skeleton_cannot_be_mapped(cli: Any, tmp_path: Pa
     bad = write_broken(tmp_path, ["unknown_rig"])["unknown_rig"]
     for args in (("classify", bad, "--labels", "walk, run"), ("stylize", bad, "--style", "sad", "--out", tmp_path / "s.bvh"),
                  ("interpolate", bad, "a walk", "--steps", "3", "--out", tmp_path / "ip"),
-                 ("generate", "a walk", "--rig", bad, "--out", tmp_path / "g.bvh")):
+                 ("generate", "a walk", "--rig", bad, "--out", tmp_path / "g.bvh"),
+                 ("concept", "learn", "odd", bad, "--data-dir", tmp_path / "library")):
         result = cli(*args, "--model", MODEL)
         assert result.exit_code == 2, (args, result.output)
         assert f"{bad}: unrecognised rig" in result.output and "Traceback" not in result.output, (args, result.output)
