@@ -49,7 +49,7 @@ from training.stages.dance_to_text import train_dance_to_text
 from training.stages.generator import train_generator
 from training.stages.inputs import StageData
 from training.stages.latent_prior import train_latent_prior
-from training.stages.loop import seed_everything
+from training.stages.loop import changed_settings, seed_everything
 from training.stages.shared_space import train_shared_space
 from training.stages.text_projector import train_text_projector
 from training.stages.vae import encode_latents, train_vae
@@ -146,6 +146,11 @@ STAGE_SECTIONS = {"vae": ("vae", "vae_train"), "clusters": ("clusters",), "proje
 """The sections of :class:`PipelineConfig` each stage is trained with (recorded in ``stages.json``)."""
 
 
+def _flat(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{"section.key": value}`` of a stage's recorded config sections."""
+    return {f"{s}.{k}": v for s, values in sections.items() for k, v in values.items()}
+
+
 class StageLog:
     """``stages.json`` in the model directory: which stages are done, their time, history and settings.
 
@@ -173,8 +178,7 @@ class StageLog:
             return False
         stored, now = entry.get("settings"), self.settings(stage)
         if stored is not None and now is not None and stored != now:
-            changed = sorted(f"{s}.{k} {stored.get(s, {}).get(k)!r} -> {now[s].get(k)!r}" for s in now
-                             for k in set(now[s]) | set(stored.get(s, {})) if now[s].get(k) != stored.get(s, {}).get(k))
+            changed = changed_settings(_flat(stored), _flat(now))
             raise TrainError(f"{self.path}: stage {stage} was trained with other settings ({', '.join(changed)}); "
                              f"train into a new --out folder, or remove the {stage} entry of stages.json (and the "
                              f"later stages') to train it again")

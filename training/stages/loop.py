@@ -38,6 +38,13 @@ epochs included (learning-rate schedules are laid out over it), means the checkp
 class CheckpointError(RuntimeError):
     """A stage checkpoint cannot be resumed: it was written with other settings."""
 
+
+def changed_settings(saved: dict[str, Any], now: dict[str, Any], ignore: frozenset[str] = frozenset()) -> list[str]:
+    """``"key old -> new"`` for every key (sorted) whose value differs between two flat settings dicts, the
+    keys in ``ignore`` aside: what a refused resume tells the user."""
+    return [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(saved) | set(now))
+            if k not in ignore and saved.get(k) != now.get(k)]
+
 ProgressCallback = Callable[[str, int, int, dict[str, float]], None]
 """Called after every epoch with (stage name, epoch number from 1, total epochs, metrics)."""
 
@@ -198,11 +205,10 @@ def _save(stage: Stage, state: dict[str, Any], rng: np.random.Generator, cfg: Lo
 
 def _resume(stage: Stage, path: Path, cfg: LoopConfig) -> dict[str, Any]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    saved, now = payload.get("config") or {}, asdict(cfg)
-    changed = sorted(k for k in set(saved) | set(now) if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+    changed = changed_settings(payload.get("config") or {}, asdict(cfg), RESUMABLE_CHANGES)
     if changed:
-        detail = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
-        raise CheckpointError(f"{path}: this {stage.name} checkpoint was written with other settings ({detail}); "
+        raise CheckpointError(f"{path}: this {stage.name} checkpoint was written with other settings "
+                              f"({', '.join(changed)}); "
                               "delete it to train the stage afresh, or train with the settings it was written with")
     for name, module in stage.modules.items():
         module.load_state_dict(payload["modules"][name])
