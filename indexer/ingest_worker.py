@@ -166,11 +166,14 @@ def _canonicalise(path: Path, data: bytes, name: str, cfg: WorkerConfig, digest:
 
 
 def _details(canon_meta: dict[str, Any], file_meta: dict[str, Any]) -> dict[str, Any]:
-    """What is recorded in the clip's ``details``: the canonicaliser's decisions and the frame-rate source."""
+    """What is recorded in the clip's ``details``: the canonicaliser's decisions, the frame-rate source and
+    what the reader tolerated (``read_notes``, e.g. a ``Frames:`` count one short of the rows)."""
     out = dict(canon_meta.get("detected") or {})
     out["plausibility"] = canon_meta.get("plausibility")
     out["fps"] = {"used": canon_meta.get("source_fps"), "file": file_meta.get("file_fps"),
                   "source": file_meta.get("fps_source", "file")}
+    if file_meta.get("read_notes"):
+        out["read_notes"] = list(file_meta["read_notes"])
     return out
 
 

@@ -2,8 +2,11 @@
 
 Reading: any hierarchy, per-joint channel order, 3 or 6 (or any subset of the six) channels per
 joint with position channels honoured on every joint, End Sites
-kept as extra joints named ``<parent>_end``, CRLF or LF, tabs or spaces. The MOTION block is parsed
-by one NumPy call and forward kinematics runs over all frames at once (:mod:`motion.fk`).
+kept as extra joints named ``<parent>_end``, CRLF, LF or CR-only line ends, tabs or spaces, keywords
+in any letter case (``End site``, ``Joint``: hand-edited and older exporters' files). The MOTION block is
+parsed by one NumPy call and forward kinematics runs over all frames at once (:mod:`motion.fk`). More
+complete rows of values than ``Frames:`` declares (an off-by-one header, seen in real exports) are all
+read and the mismatch is recorded in ``meta["read_notes"]``; fewer are an error (a cut file).
 Position channels: on the ROOT they are added to its OFFSET (the common root OFFSET of zero makes
 them absolute; iClone exports put the rest hip height in the OFFSET and small deltas in the
 channels); on any other joint they replace the OFFSET (exporters that key every joint, such as
@@ -28,11 +31,13 @@ from motion.data import Motion, MotionError
 from motion.fk import euler_to_matrix, forward_kinematics
 
 _CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotation")}
-_MOTION_HEAD = re.compile(r"\s*Frames\s*:\s*(\S+)\s+Frame\s+Time\s*:\s*(\S+)[ \t]*(?:\r?\n|$)")
+_MOTION_HEAD = re.compile(r"\s*Frames\s*:\s*(\S+)\s+Frame\s+Time\s*:\s*(\S+)[ \t]*(?:\r?\n|$)", re.IGNORECASE)
 MIN_FPS, MAX_FPS = 1.0, 1000.0
+_KEYWORDS = {k.upper(): k for k in ("ROOT", "JOINT", "End", "OFFSET", "CHANNELS")}
+"""Hierarchy keywords by their upper-case spelling: files are read whatever case their keywords use."""
 
 __all__ = ["BvhSkeleton", "local_transforms", "parse_hierarchy", "parse_motion_block", "read_bvh_text",
-           "skeleton_positions", "write_bvh"]
+           "skeleton_positions", "split_bvh", "write_bvh"]
 
 
 @dataclass
@@ -108,11 +113,12 @@ def _read_channels(tokens: _Tokens, skeleton: BvhSkeleton, joint: int) -> None:
 def parse_hierarchy(text: str) -> BvhSkeleton:
     """Parse the text from ``HIERARCHY`` up to (not including) ``MOTION`` into a :class:`BvhSkeleton`."""
     tokens = _Tokens(text)
-    if tokens.next("HIERARCHY") != "HIERARCHY":
+    if tokens.next("HIERARCHY").upper() != "HIERARCHY":
         raise MotionError("not a BVH file: it does not start with HIERARCHY")
     skeleton, stack = BvhSkeleton(), list[int]()
     while tokens.pos < len(tokens.items):
         token = tokens.next("a keyword")
+        token = _KEYWORDS.get(token.upper(), token)
         if token in ("ROOT", "JOINT"):
             if (token == "ROOT") != (not stack) or (token == "ROOT" and skeleton.names):
                 raise MotionError(f"malformed HIERARCHY: unexpected {token} (one ROOT, JOINTs inside it)")
@@ -121,7 +127,7 @@ def parse_hierarchy(text: str) -> BvhSkeleton:
                 raise MotionError("malformed HIERARCHY: an End Site cannot have children")
             stack.append(skeleton.add(_joint_name(tokens, token), parent, end_site=False))
         elif token == "End":
-            if not stack or tokens.next("Site") != "Site" or tokens.next("{") != "{":
+            if not stack or tokens.next("Site").upper() != "SITE" or tokens.next("{") != "{":
                 raise MotionError("malformed HIERARCHY: bad End Site")
             name = f"{skeleton.names[stack[-1]]}_end"
             while name in skeleton.names:
@@ -160,7 +166,7 @@ def _frame_rate(frames_token: str, time_token: str) -> tuple[int, float, float]:
 def _row_problem(body: str, n_frames: int, n_channels: int) -> str:
     """Explain why the MOTION rows do not hold n_frames x n_channels values (error path only)."""
     rows = [line.split() for line in body.splitlines() if line.strip()]
-    for i, row in enumerate(rows[:n_frames]):
+    for i, row in enumerate(rows):
         if len(row) != n_channels:
             if i == len(rows) - 1 and len(rows) <= n_frames and len(row) < n_channels:
                 return f"file is truncated: frame {i + 1} of {n_frames} has {len(row)} of {n_channels} values"
@@ -170,8 +176,19 @@ def _row_problem(body: str, n_frames: int, n_channels: int) -> str:
     return f"Frames says {n_frames} but {len(rows)} rows of values follow"
 
 
-def parse_motion_block(body: str, n_channels: int) -> tuple[np.ndarray, float, float]:
-    """Parse the text after ``MOTION``: (frames, channels) float array, frame rate, frame time."""
+def _extra_rows(body: str, n_frames: int, n_channels: int) -> int:
+    """How many complete rows follow the declared frames, when every row holds exactly n_channels values
+    and there are more than n_frames of them (an off-by-one ``Frames:``); 0 otherwise."""
+    rows = [line.split() for line in body.splitlines() if line.strip()]
+    if len(rows) <= n_frames or any(len(row) != n_channels for row in rows):
+        return 0
+    return len(rows) - n_frames
+
+
+def parse_motion_block(body: str, n_channels: int, notes: list[str] | None = None) -> tuple[np.ndarray, float, float]:
+    """Parse the text after ``MOTION``: (frames, channels) float array, frame rate, frame time.
+
+    More complete rows than ``Frames:`` declares are all kept, with a sentence appended to ``notes``."""
     head = _MOTION_HEAD.match(body)
     if head is None:
         raise MotionError("malformed MOTION block: expected 'Frames: N' and 'Frame Time: t'")
@@ -184,7 +201,13 @@ def parse_motion_block(body: str, n_channels: int) -> tuple[np.ndarray, float, f
         what = f"non-numeric value {bad[:40]!r}" if bad is not None else "a value NumPy cannot parse"
         raise MotionError(f"{what} in the MOTION block") from None
     if values.size != n_frames * n_channels:
-        raise MotionError(_row_problem(values_text, n_frames, n_channels))
+        extra = _extra_rows(values_text, n_frames, n_channels)
+        if not extra:
+            raise MotionError(_row_problem(values_text, n_frames, n_channels))
+        if notes is not None:
+            notes.append(f"Frames says {n_frames} but {n_frames + extra} complete rows of values follow: "
+                         f"all {n_frames + extra} read")
+        n_frames += extra
     values = values.reshape(n_frames, n_channels)
     finite = np.isfinite(values)
     if not finite.all():
@@ -239,6 +262,17 @@ def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
     return forward_kinematics(skeleton.parents, translations, rotations)
 
 
+def split_bvh(text: str) -> tuple[str, str]:
+    """The HIERARCHY text and the text after the ``MOTION`` line, with line ends made LF
+    (CRLF and old Mac CR-only files read alike)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    split = re.search(r"^[ \t]*MOTION[ \t]*$", text, flags=re.MULTILINE | re.IGNORECASE)
+    if split is None:
+        raise MotionError("no MOTION block: the file is truncated or not a BVH file")
+    return text[:split.start()], text[split.end():]
+
+
 def read_bvh_text(text: str) -> Motion:
     """Parse BVH text into a :class:`Motion` in the file's own units and axes.
 
@@ -246,16 +280,17 @@ def read_bvh_text(text: str) -> Motion:
     ``root_offset`` (the ROOT OFFSET, when the root has position channels: canonicalisation reports from
     it whether the channels were absolute or relative, see :mod:`motion.orientation`).
     """
-    split = re.search(r"^[ \t]*MOTION[ \t]*\r?$", text, flags=re.MULTILINE)
-    if split is None:
-        raise MotionError("no MOTION block: the file is truncated or not a BVH file")
-    skeleton = parse_hierarchy(text[:split.start()])
+    hierarchy, body = split_bvh(text)
+    skeleton = parse_hierarchy(hierarchy)
     if skeleton.n_channels == 0:
         raise MotionError("the hierarchy declares no channels")
-    values, fps, frame_time = parse_motion_block(text[split.end():], skeleton.n_channels)
+    notes: list[str] = []
+    values, fps, frame_time = parse_motion_block(body, skeleton.n_channels, notes)
     positions = skeleton_positions(skeleton, values)
     end_sites = [n for n, e in zip(skeleton.names, skeleton.end_site, strict=True) if e]
     meta: dict[str, object] = {"format": "bvh", "frame_time": frame_time, "end_sites": end_sites}
+    if notes:
+        meta["read_notes"] = notes
     if any(c.endswith("position") for c in skeleton.channels[0]):
         meta["root_offset"] = [float(v) for v in skeleton.offsets[0]]
     return Motion(positions.astype(np.float32), fps, list(skeleton.names), list(skeleton.parents), meta)

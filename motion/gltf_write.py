@@ -16,7 +16,6 @@ Sources: a BVH (:func:`clip_from_bvh_text`, joints and End Sites as in :mod:`mot
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pygltflib
 
-from motion.bvh import BvhSkeleton, local_transforms, parse_hierarchy, parse_motion_block
+from motion.bvh import BvhSkeleton, local_transforms, parse_hierarchy, parse_motion_block, split_bvh
 from motion.bvh_write import bvh_text
 from motion.data import Motion, MotionError
 from motion.gltf import matrix_to_quaternion, quaternion_to_matrix
@@ -82,11 +81,9 @@ def clip_from_bvh(skeleton: BvhSkeleton, values: np.ndarray, fps: float,
 
 def clip_from_bvh_text(text: str, name: str = "Take") -> tuple[RigSkeleton, Clip]:
     """Parse BVH text (see :mod:`motion.bvh`) into a skeleton and one clip."""
-    split = re.search(r"^[ \t]*MOTION[ \t]*\r?$", text, flags=re.MULTILINE)
-    if split is None:
-        raise MotionError("no MOTION block: the file is truncated or not a BVH file")
-    skeleton = parse_hierarchy(text[:split.start()])
-    values, fps, _ = parse_motion_block(text[split.end():], skeleton.n_channels)
+    hierarchy, body = split_bvh(text)
+    skeleton = parse_hierarchy(hierarchy)
+    values, fps, _ = parse_motion_block(body, skeleton.n_channels)
     return clip_from_bvh(skeleton, values, fps, name)
 
 

@@ -66,6 +66,30 @@ def test_position_channels_root_adds_offset_other_joints_replace_it() -> None:
     assert np.allclose(pos[:, 1], [105.0, 125.0, 130.0])
 
 
+def test_cr_only_line_ends_and_keywords_in_any_case() -> None:
+    """Old Mac exports end lines with CR alone; hand-edited files write ``End site`` or ``Joint``."""
+    base = two_joint("3 Zrotation Xrotation Yrotation", "3 Zrotation Xrotation Yrotation",
+                     ["0 0 0 0 0 0", "90 0 0 0 0 0"])
+    variant = (base.replace("End Site", "End site").replace("JOINT", "Joint").replace("OFFSET", "Offset")
+               .replace("CHANNELS", "channels").replace("ROOT", "root").replace("MOTION", "Motion")
+               .replace("Frame Time", "Frame time").replace("\n", "\r"))
+    expected, m = read_bvh_text(base), read_bvh_text(variant)
+    assert m.joint_names == expected.joint_names == ["Root", "Child", "Child_end"]
+    assert np.allclose(m.positions, expected.positions)
+    assert np.allclose(m.positions[1, 2], [-15.0, 0.0, 0.0], atol=1e-4)
+
+
+def test_more_complete_rows_than_frames_declares_are_all_read_and_noted() -> None:
+    """An off-by-one ``Frames:`` (seen in real exports): every complete row is motion, so none is dropped,
+    and the clip's metadata says what was tolerated."""
+    text = GOOD.replace("1 2 3 4 5 6", "1 2 3 4 5 6\n90 0 0 0 0 0")
+    m = read_bvh_text(text)
+    assert m.n_frames == 3
+    assert np.allclose(m.positions[2, 2], [-15.0, 0.0, 0.0], atol=1e-4)
+    assert m.meta["read_notes"] == ["Frames says 2 but 3 complete rows of values follow: all 3 read"]
+    assert "read_notes" not in read_bvh_text(GOOD).meta
+
+
 def test_crlf_tabs_and_irregular_spacing() -> None:
     text = two_joint("3 Zrotation Xrotation Yrotation", "3 Zrotation Xrotation Yrotation",
                      ["0\t0 \t 0  0 0 0", "90 0 0 0 0 0"]).replace("\n", "\r\n").replace("  ", "\t")
@@ -90,7 +114,8 @@ GOOD = two_joint("3 Zrotation Xrotation Yrotation", "3 Zrotation Xrotation Yrota
     (GOOD[:-8], "truncated"),
     (GOOD[:GOOD.index("MOTION")], "no MOTION block"),
     (GOOD.replace("1 2 3 4 5 6", "1 2 3 4 5 6 7"), "frame 2 has 7 values"),
-    (GOOD.replace("1 2 3 4 5 6", "1 2 3 4 5 6\n1 2 3 4 5 6"), "Frames says 2 but 3 rows"),
+    (GOOD.replace("Frames: 2", "Frames: 3"), "only 2 frames are present"),
+    (GOOD.replace("1 2 3 4 5 6", "1 2 3 4 5 6\n1 2 3 4 5"), "frame 3 has 5 values"),
     (GOOD.replace("1 2 3 4 5 6", "1 2 x 4 5 6"), "non-numeric value 'x'"),
     (GOOD.replace("1 2 3 4 5 6", "1 2 nan 4 5 6"), "frame 2 holds a NaN"),
     (GOOD.replace("1 2 3 4 5 6", "1 2 inf 4 5 6"), "frame 2 holds a NaN or infinite"),

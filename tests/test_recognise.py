@@ -10,6 +10,7 @@ motion.orientation / motion.plausibility were set on train clips.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +276,24 @@ def test_ingest_stores_good_files_beside_refused_ones_and_exits_1(tmp_path: Path
     vicon = next(c for c in clips if c["path"].endswith("take_002.bvh"))
     assert vicon["details"]["units"] == "inch" and vicon["details"]["up"] == "z"
     assert vicon["details"]["fps"]["source"] == "file"
+
+
+def test_ingest_keeps_every_row_of_a_file_whose_frames_count_is_one_short(tmp_path: Path, originals: list[Motion],
+                                                                          cli) -> None:  # type: ignore[no-untyped-def]
+    """A real-export quirk: ``Frames:`` one less than the rows (here also with old-Mac CR line ends)."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    text = convention_bvh(CONVENTIONS["mixamo"], originals[1])
+    rows = int(re.search(r"Frames:\s*(\d+)", text).group(1))  # type: ignore[union-attr]
+    (archive / "exact.bvh").write_text(text)
+    (archive / "short_header.bvh").write_text(re.sub(r"Frames:\s*\d+", f"Frames: {rows - 1}", text).replace("\n", "\r"))
+    result = cli("ingest", archive, "--data-dir", tmp_path / "lib", "--workers", 0, "--json")
+    assert result.exit_code == 0 and json.loads(result.output.strip().splitlines()[-1])["added"] == 2
+    clips = {Path(c["path"]).name: c for c in json.loads(cli("clips", "--data-dir", tmp_path / "lib", "--json").output)}
+    assert clips["short_header.bvh"]["duration"] == pytest.approx(clips["exact.bvh"]["duration"])
+    assert clips["short_header.bvh"]["details"]["read_notes"] == [
+        f"Frames says {rows - 1} but {rows} complete rows of values follow: all {rows} read"]
+    assert "read_notes" not in clips["exact.bvh"]["details"]
 
 
 def test_ingest_exits_2_when_nothing_went_in(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]

@@ -77,6 +77,8 @@ def rig(
         plaus = dict(canon.meta["plausibility"])  # type: ignore[call-overload]
         from motion.plausibility import measure
         failures = list(measure(canon.positions).failures)
+        if motion.meta.get("read_notes"):
+            details["notes"] = [*motion.meta["read_notes"], *details.get("notes", [])]  # type: ignore[list-item]
         doc = {"file": str(path), "joints_in_file": motion.n_joints, "source_fps": motion.fps, **details,
                "plausibility": plaus, "plausible": not failures, "problems": failures}
         docs.append(doc)
