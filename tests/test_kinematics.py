@@ -126,3 +126,18 @@ def test_match_score_blends_familiarity_only_when_calibrated(tiny_model) -> None
     assert blended is not None and abs(blended - (0.1 + 0.5 * known)) < 1e-5
     assert model.match_score("x", None) is None
     assert all(v.startswith("a person ") for v in vocabulary()) and len(vocabulary()) > 60
+
+
+def test_familiarity_is_the_mean_of_the_best_vocabulary_cosines(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from embedders.runtime import FAMILIARITY_NEIGHBOURS, DanceSearchModel
+
+    model = DanceSearchModel(tiny_model)
+    text = "a dancer performing the waltz"
+    familiarity = float(model.familiarity([text])[0])
+    vocab = model._vocabulary  # filled by the call above: descriptions + vocabulary.json, unit rows
+    assert vocab is not None and vocab.shape[0] > FAMILIARITY_NEIGHBOURS
+    cosines = sorted((torch.nn.functional.normalize(model.minilm([text]), dim=-1) @ vocab.T)[0].tolist(), reverse=True)
+    assert abs(familiarity - float(np.mean(cosines[:FAMILIARITY_NEIGHBOURS]))) < 1e-5
+    assert familiarity < cosines[0] - 1e-4  # a mean over neighbours, not the single best

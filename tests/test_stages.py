@@ -31,6 +31,7 @@ from training.losses import (
     instance_infonce,
     kl_beta,
     negative_mask,
+    pose_losses,
     vae_losses,
 )
 from training.stages.config import ConfigError, PipelineConfig
@@ -100,6 +101,21 @@ def test_vae_loss_terms_on_known_values() -> None:
     assert float(terms["velocity"]) == pytest.approx(4.0)
     assert float(terms["kl"]) == pytest.approx(0.5)  # KL(N(1, 1) || N(0, 1)) per latent dimension
     assert float(vae_losses(x, x, torch.zeros(2, 5), torch.zeros(2, 5))["kl"]) == 0.0
+
+
+def test_detail_term_asks_for_the_amount_of_fast_detail_not_its_phase() -> None:
+    """The generator's detail term: near zero for the same jitter out of phase, large for a still guess of a
+    jittery target, where the pose MSE ranks them the other way round; on known values too."""
+    t = torch.arange(50, dtype=torch.float32)
+    jitter = torch.sin(t * 2.0)[None, :, None]
+    shifted = torch.sin(t * 2.0 + 1.5)[None, :, None]
+    out_of_phase, smooth = pose_losses(shifted, jitter), pose_losses(torch.zeros_like(jitter), jitter)
+    assert float(out_of_phase["pose"]) > float(smooth["pose"])  # MSE prefers no detail at all ...
+    assert float(out_of_phase["detail"]) < 0.05 * float(smooth["detail"])  # ... the detail term the opposite
+    x = torch.zeros(1, 4, 2)
+    x[0, 2, 0] = 1.0  # accelerations (1, -2) on feature 0: RMS sqrt(5 / 2); feature 1 still
+    terms = pose_losses(torch.zeros_like(x), x)
+    assert float(terms["detail"]) == pytest.approx((5 / 2) ** 0.5 / 2, rel=1e-4)
 
 
 def test_hardest_pairs_pick_farthest_positive_and_nearest_negative() -> None:

@@ -48,9 +48,19 @@ def vae_losses(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: t
             "velocity": F.mse_loss(velocity(recon), velocity(x)), "kl": kl}
 
 
+def detail_energy(x: torch.Tensor) -> torch.Tensor:
+    """Root-mean-square acceleration (B, F) of each feature of windows (B, S, F) over time."""
+    acc = velocity(velocity(x))
+    return acc.pow(2).mean(dim=1).add(1e-8).sqrt()
+
+
 def pose_losses(pred: torch.Tensor, x: torch.Tensor) -> Losses:
-    """Generator terms: pose MSE and velocity MSE."""
-    return {"pose": F.mse_loss(pred, x), "velocity": F.mse_loss(velocity(pred), velocity(x))}
+    """Generator terms: pose MSE, velocity MSE and detail: the mean absolute difference of each feature's
+    RMS acceleration (:func:`detail_energy`). A mean-squared error on the acceleration itself pulls an
+    uncertain acceleration to zero (over-smooth motion, docs/experiments.md); matching its magnitude
+    asks for as much fast detail as the captured window has, whatever its phase."""
+    return {"pose": F.mse_loss(pred, x), "velocity": F.mse_loss(velocity(pred), velocity(x)),
+            "detail": F.l1_loss(detail_energy(pred), detail_energy(x))}
 
 
 def alignment_losses(pred: torch.Tensor, target: torch.Tensor) -> Losses:

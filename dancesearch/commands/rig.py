@@ -77,8 +77,9 @@ def rig(
         plaus = dict(canon.meta["plausibility"])  # type: ignore[call-overload]
         from motion.plausibility import measure
         failures = list(measure(canon.positions).failures)
-        if motion.meta.get("read_notes"):
-            details["notes"] = [*motion.meta["read_notes"], *details.get("notes", [])]  # type: ignore[list-item]
+        read_notes = list(motion.meta.get("read_notes") or [])  # type: ignore[call-overload]
+        if read_notes:
+            details["notes"] = read_notes + list(details.get("notes") or [])
         doc = {"file": str(path), "joints_in_file": motion.n_joints, "source_fps": motion.fps, **details,
                "plausibility": plaus, "plausible": not failures, "problems": failures}
         docs.append(doc)

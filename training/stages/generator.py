@@ -5,7 +5,9 @@ mu; the decoder (a copy of the trained VAE decoder) is frozen for the first thir
 input and output layers are unfrozen for the second third and its GRU for the rest.
 Phase b (text conditioning): the latent comes from the frozen stage-3 projector applied to the same
 caption embedding, exactly the inference path of `generate()`, so text alone yields motion.
-Loss: pose MSE + 0.5 velocity MSE. Windows are the un-augmented `x` (targets must match mu).
+Loss: pose MSE + 0.5 velocity MSE + 1.0 detail (each feature's RMS acceleration matched in magnitude,
+:func:`training.losses.pose_losses`: without it decoded motion is about twice as smooth as captured
+motion; docs/experiments.md, "Generation's jerk"). Windows are the un-augmented `x` (targets must match mu).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class GeneratorTrainConfig(LoopConfig):
     patience: int = 3
     grad_clip: float = 1.0
     velocity_weight: float = 0.5
+    detail_weight: float = 1.0  # val: jerk generated / real 0.41-0.42 at 0, 0.53-0.57 at 1, 0.57 at 3 (R@3 lower)
 
 
 def set_trainable(gen: TextToDanceGenerator, epoch: int, n_epochs: int) -> None:
@@ -86,7 +89,7 @@ def _phase_stage(phase: str, gen: TextToDanceGenerator, data: StageData, text: t
                  cfg: GeneratorTrainConfig, device: torch.device) -> Stage:
     trainable = [p for name, p in gen.named_parameters() if not name.startswith("projector.")]
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
-    weights = {"pose": 1.0, "velocity": cfg.velocity_weight}
+    weights = {"pose": 1.0, "velocity": cfg.velocity_weight, "detail": cfg.detail_weight}
     val = _batch(data.val, text, *data.val.all_pairs())
 
     def compute(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
