@@ -35,13 +35,13 @@ log = logging.getLogger(__name__)
 SPACES = ("shared_space", "triplet")
 _TEXT_CACHE_MAX = 4096
 POSE_STEP = 5
+"""Frames between the poses kept by :meth:`DanceSearchModel.pose_vectors` (5 of 25 fps: 0.2 s); on val,
+every frame and every 5th gave the same by-example figures (docs/experiments.md, "Search by example: the
+same movement")."""
 FAMILIARITY_NEIGHBOURS = 10
 """Vocabulary entries averaged by :meth:`DanceSearchModel.familiarity`. Chosen on val (docs/experiments.md):
 1 / 10 / 30 / 200 gave off-domain AUROC 0.793 / 0.839 / 0.855 / 0.872 for caption phrasings plus free-form
 queries but 0.924 / 0.930 / 0.924 / 0.902 for the free-form ones alone; 10 is better than 1 on both."""
-"""Frames between the poses kept by :meth:`DanceSearchModel.pose_vectors` (5 of 25 fps: 0.2 s); on val,
-every frame and every 5th gave the same by-example figures (docs/experiments.md, "Search by example: the
-same movement")."""
 
 
 class DanceSearchModel:
