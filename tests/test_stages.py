@@ -30,6 +30,7 @@ from training.losses import (
     infonce_losses,
     instance_infonce,
     kl_beta,
+    foot_slide,
     negative_mask,
     pose_losses,
     vae_losses,
@@ -116,6 +117,22 @@ def test_detail_term_asks_for_the_amount_of_fast_detail_not_its_phase() -> None:
     x[0, 2, 0] = 1.0  # accelerations (1, -2) on feature 0: RMS sqrt(5 / 2); feature 1 still
     terms = pose_losses(torch.zeros_like(x), x)
     assert float(terms["detail"]) == pytest.approx((5 / 2) ** 0.5 / 2, rel=1e-4)
+
+
+def test_foot_slide_counts_only_feet_on_the_floor_in_metres_per_second() -> None:
+    """Two joints (ankle 0, toe 1), identity normaliser: a low ankle sliding 0.04 m per frame at 25 fps is
+    1 m/s (squared: 1); the same slide 0.5 m above the floor costs nothing; a scaled normaliser is undone."""
+    frames = torch.arange(4, dtype=torch.float32)
+    low = torch.zeros(1, 4, 2, 3)
+    low[0, :, 0, 0] = 0.04 * frames
+    low[0, :, 0, 1] = low[0, :, 1, 1] = 0.05
+    high = low.clone()
+    high[..., 1] += 0.5
+    zero, one = torch.zeros(6), torch.ones(6)
+    feet = ((0, 1),)
+    assert float(foot_slide(low.reshape(1, 4, 6), zero, one, feet)) == pytest.approx(1.0, rel=1e-4)
+    assert float(foot_slide(high.reshape(1, 4, 6), zero, one, feet)) == 0.0
+    assert float(foot_slide(low.reshape(1, 4, 6) / 2.0, zero, 2 * one, feet)) == pytest.approx(1.0, rel=1e-4)
 
 
 def test_hardest_pairs_pick_farthest_positive_and_nearest_negative() -> None:
@@ -340,6 +357,21 @@ def test_generator_two_phases_reduce_their_losses(trained) -> None:  # type: ign
     for a, b in zip(gen.projector.state_dict().values(), projector.state_dict().values(), strict=True):
         assert torch.equal(a, b)  # the projector stayed frozen
     assert gen.generate(data.text_emb[0]).shape == (S, FEAT)  # type: ignore[index]
+
+
+def test_generator_foot_term_is_trained_only_when_weighted_and_needs_the_normaliser(trained) -> None:  # type: ignore[no-untyped-def]
+    from motion.normalize import Normalizer
+
+    data, vae, _, projector, _ = trained
+    cfg = GeneratorTrainConfig(epochs=1, phase_b_epochs=1, batch_size=16, foot_weight=0.3)
+    with pytest.raises(ValueError, match="normaliser"):
+        train_generator(data, vae, projector, cfg, progress=quiet)
+    normalizer = Normalizer(np.zeros(FEAT, np.float32), np.ones(FEAT, np.float32))
+    _, history = train_generator(data, vae, projector, cfg, progress=quiet, normalizer=normalizer)
+    assert history["a:train/foot"][0] >= 0.0 and "b:val/foot" in history
+    _, off = train_generator(data, vae, projector, GeneratorTrainConfig(epochs=1, phase_b_epochs=1, batch_size=16),
+                             progress=quiet, normalizer=normalizer)
+    assert not any(k.endswith("/foot") for k in off)
 
 
 def test_progressive_unfreezing_schedule(trained) -> None:  # type: ignore[no-untyped-def]

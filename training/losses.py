@@ -54,6 +54,24 @@ def detail_energy(x: torch.Tensor) -> torch.Tensor:
     return acc.pow(2).mean(dim=1).add(1e-8).sqrt()
 
 
+def foot_slide(pred: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, feet: tuple[tuple[int, int], ...],
+               fps: float = 25.0, ankle_height: float = 0.12, toe_height: float = 0.09) -> torch.Tensor:
+    """Mean squared horizontal speed (m/s) of feet that are on the floor in the predicted windows.
+
+    ``pred`` (B, S, J*3) are normalised features (``* std + mean``: metres in the window's frame, y up,
+    the floor at 0); ``feet`` holds (ankle, toe) joint indices. A foot counts as on the floor where its
+    ankle is below ``ankle_height`` or its toe below ``toe_height`` (the clean-up's contact heights);
+    that mask is not differentiated, so the term asks a low foot to stand still (or to lift), not to sink.
+    """
+    pos = (pred * std + mean).reshape(pred.shape[0], pred.shape[1], -1, 3)
+    terms = []
+    for ankle, toe in feet:
+        speed2 = (pos[:, 1:, ankle, [0, 2]] - pos[:, :-1, ankle, [0, 2]]).pow(2).sum(-1) * fps ** 2
+        low = ((pos[:, 1:, ankle, 1] < ankle_height) | (pos[:, 1:, toe, 1] < toe_height)).detach()
+        terms.append((speed2 * low).mean())
+    return torch.stack(terms).mean()
+
+
 def pose_losses(pred: torch.Tensor, x: torch.Tensor) -> Losses:
     """Generator terms: pose MSE, velocity MSE and detail: the mean absolute difference of each feature's
     RMS acceleration (:func:`detail_energy`). A mean-squared error on the acceleration itself pulls an

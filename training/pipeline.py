@@ -274,7 +274,7 @@ def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, f
     from embedders.generator import TextToDanceGenerator
     run_stage("generator", log_,
               lambda: train_generator(data, vae, projector, cfg.generator_train, progress=progress,
-                                      checkpoint=ckpt / "generator.pt"),
+                                      checkpoint=ckpt / "generator.pt", normalizer=prep.normalizer),
               lambda: TextToDanceGenerator.load(opts.out, "generator"), lambda m: m.save(opts.out, "generator"))
     from embedders.latent_prior import LatentPrior
     run_stage("latent_prior", log_,

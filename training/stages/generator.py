@@ -7,7 +7,9 @@ Phase b (text conditioning): the latent comes from the frozen stage-3 projector 
 caption embedding, exactly the inference path of `generate()`, so text alone yields motion.
 Loss: pose MSE + 0.5 velocity MSE + 1.0 detail (each feature's RMS acceleration matched in magnitude,
 :func:`training.losses.pose_losses`: without it decoded motion is about twice as smooth as captured
-motion; docs/experiments.md, "Generation's jerk"). Windows are the un-augmented `x` (targets must match mu).
+motion; docs/experiments.md, "Generation's jerk"), optionally + ``foot_weight`` x the sliding of feet on the
+floor (:func:`training.losses.foot_slide`; off by default, measured on val). Windows are the un-augmented
+`x` (targets must match mu).
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from embedders.base import pick_device
 from embedders.generator import TextToDanceGenerator
 from embedders.motion import DanceVAE
 from embedders.text import TextProjector
-from training.losses import pose_losses
+from motion.normalize import Normalizer
+from motion.skeleton import JOINT_INDEX
+from training.losses import foot_slide, pose_losses
 from training.stages.inputs import StageData, WindowSet, shuffled_batches
 from training.stages.loop import History, LoopConfig, ProgressCallback, Stage, fit, run_steps, seed_everything
+
+FEET = ((JOINT_INDEX["l_ankle"], JOINT_INDEX["l_toe"]), (JOINT_INDEX["r_ankle"], JOINT_INDEX["r_toe"]))
 
 
 @dataclass
@@ -38,6 +44,7 @@ class GeneratorTrainConfig(LoopConfig):
     patience: int = 3
     grad_clip: float = 1.0
     velocity_weight: float = 0.5
+    foot_weight: float = 0.0  # 0.3 on val: generated walks skate half as much, R@3 0.08 lower (docs/experiments.md)
     detail_weight: float = 1.0  # val: jerk generated / real 0.41-0.42 at 0, 0.53-0.57 at 1, 0.57 at 3 (R@3 lower)
 
 
@@ -57,8 +64,8 @@ def _batch(windows: WindowSet, text: torch.Tensor, win: np.ndarray, cap: np.ndar
 
 
 def train_generator(data: StageData, vae: DanceVAE, projector: TextProjector, cfg: GeneratorTrainConfig | None = None,
-                    *, progress: ProgressCallback | None = None, checkpoint: Path | None = None
-                    ) -> tuple[TextToDanceGenerator, History]:
+                    *, progress: ProgressCallback | None = None, checkpoint: Path | None = None,
+                    normalizer: Normalizer | None = None) -> tuple[TextToDanceGenerator, History]:
     """Both phases; history keys are prefixed 'a:' and 'b:' (e.g. 'a:train/pose', 'b:val/loss')."""
     cfg = cfg or GeneratorTrainConfig()
     text = data.need_text()
@@ -70,7 +77,7 @@ def train_generator(data: StageData, vae: DanceVAE, projector: TextProjector, cf
     history: History = {}
     for phase, epochs in (("a", cfg.epochs), ("b", cfg.phase_b_epochs)):
         phase_cfg = _phase_cfg(cfg, epochs)
-        stage = _phase_stage(phase, gen, data, text, cfg, device)
+        stage = _phase_stage(phase, gen, data, text, cfg, device, normalizer)
         path = checkpoint.with_name(f"{checkpoint.stem}_{phase}{checkpoint.suffix}") if checkpoint else None
         for k, v in fit(stage, phase_cfg, progress, path).items():
             history[f"{phase}:{k}"] = v
@@ -86,16 +93,25 @@ def _phase_cfg(cfg: GeneratorTrainConfig, epochs: int) -> LoopConfig:
 
 
 def _phase_stage(phase: str, gen: TextToDanceGenerator, data: StageData, text: torch.Tensor,
-                 cfg: GeneratorTrainConfig, device: torch.device) -> Stage:
+                 cfg: GeneratorTrainConfig, device: torch.device, normalizer: Normalizer | None) -> Stage:
     trainable = [p for name, p in gen.named_parameters() if not name.startswith("projector.")]
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
     weights = {"pose": 1.0, "velocity": cfg.velocity_weight, "detail": cfg.detail_weight}
+    stats = None
+    if cfg.foot_weight:
+        if normalizer is None:
+            raise ValueError("foot_weight needs the normaliser (features back to metres)")
+        stats = tuple(torch.as_tensor(a, device=device) for a in (normalizer.mean, normalizer.std))
+        weights["foot"] = cfg.foot_weight
     val = _batch(data.val, text, *data.val.all_pairs())
 
     def compute(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         t, mu, x = (b.to(device) for b in batch)
         pred = gen(t, mu) if phase == "a" else gen.from_text(t)
-        return pose_losses(pred, x)
+        terms = pose_losses(pred, x)
+        if stats is not None:
+            terms["foot"] = foot_slide(pred, stats[0], stats[1], FEET)
+        return terms
 
     def train_epoch(epoch: int, rng: np.random.Generator) -> dict[str, float]:
         if phase == "a":
