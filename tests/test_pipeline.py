@@ -131,3 +131,14 @@ def test_training_report_says_when_a_run_resumed_stages() -> None:
     assert _resumed_note({"total_seconds": 100.0}, {"vae": {"seconds": 40.0}, "generator": {"seconds": 50.0}}) == ""
     note = _resumed_note({"total_seconds": 100.0}, {"vae": {"seconds": 100.0}, "latent_prior": {"seconds": 50.0}})
     assert "resumed stages" in note and "add up to 150 s" in note
+
+
+def test_the_shipped_model_resumes_under_the_current_training_settings() -> None:
+    """Every stage of models/default is finished with the settings today's defaults give, so `dancesearch
+    train --out <copy of models/default>` loads them instead of refusing ("trained with other settings")."""
+    from training.pipeline import STAGES, StageLog
+    from training.stages.config import PipelineConfig
+
+    shipped = Path(__file__).resolve().parents[1] / "models" / "default"
+    log = StageLog(shipped, PipelineConfig())
+    assert all(log.done(stage) for stage in STAGES)
