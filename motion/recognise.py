@@ -63,6 +63,9 @@ _PREFIXES = re.compile(
 _HELPER = re.compile(r"(?i:twist|roll|share|helper|adjust|corrective|pole|null|nub|dummy|weapon|prop\d*$)"
                      r"|(?:^|[_.\s-])(?i:ik)(?:$|[_.\s-])|IK")
 
+_HEAD_TOP = re.compile(r"(?i:top|end|tip|nub|site)\d*$")
+"""A joint that marks the top of the head (Mixamo's HeadTop_End, Blender's head_end), not the head."""
+
 # Side-less base names (compact, lower case) of each role, most specific first.
 ARM_END = ("wrist", "hand", "handjoint")
 ELBOW = ("forearm", "lowerarm", "farm", "elbow", "radius", "forearmbend", "forearmjoint", "lowarm", "ulna")
@@ -452,20 +455,24 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
         head = None
         # The top of the trunk: follow the longest non-limb chain above the chest-top. A collar lies on the
         # way to a shoulder and is never on it (nameless, it has no side, and it can be longer than the neck).
+        # A neck named as a twist bone (Character Creator's NeckTwist01) is walked through when it is the
+        # only way up; two joints above the chest-top (neck, head), a head-top marker (an End Site or a
+        # joint named ...Top, ..._End) is not the head, and a joint where the chain branches is.
         arm_paths = set(sk.ancestors(l_sh)) | set(sk.ancestors(r_sh))
-        j = chest_top
+        j, steps = chest_top, 0
         while True:
-            kids = [c for c in sk.children(j) if c not in limb_joints and not sk.helper(c)
+            kids = [c for c in sk.children(j) if c not in limb_joints
                     and not any(a in sk.ancestors(c) or a == c for a in (l_sh, r_sh))
                     and c not in arm_paths and sk.sides[c] is None]
-            if not kids:
-                break
+            kids = [c for c in kids if not sk.helper(c)] or [c for c in kids if not sk.end_site[c]]
             if by == "hierarchy":
                 kids = [c for c in kids if not sk.end_site[c]]  # nameless: the head-top End Site is not the head
-                if not kids:
-                    break
+            if steps >= 2:
+                kids = [c for c in kids if not sk.end_site[c] and not _HEAD_TOP.search(sk.names[c])]
+            if not kids or (steps >= 2 and len(kids) > 1):  # a face (jaw, eyes, teeth) branches from the head
+                break
             j = max(kids, key=lambda c: sk.length(j, c) + 1e-6 * (not sk.end_site[c]))
-            head = j
+            head, steps = j, steps + 1
         by = "names and hierarchy" if by == "names" else by
         if head is None:
             raise UnrecognisedRig(joint_names, bases, "no head joint and no chain above the shoulders")

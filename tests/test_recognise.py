@@ -84,6 +84,22 @@ def test_every_convention_is_recognised_with_no_rig_file(name: str, originals: l
         assert detected["body_scaled"] == 1.0 and not detected["mirrored_labels"]
 
 
+@pytest.mark.parametrize(("convention", "head", "renamed"), [
+    ("mixamo", "mixamorig:Head", "mixamorig:Kopf"),     # a HeadTop_End joint above it is not the head
+    ("cc_base", "CC_Base_Head", "CC_Base_Kopf"),        # the neck is named as a twist bone (NeckTwist01)
+    ("biped", "Bip01 Head", "Bip01 Cabeza"),
+])
+def test_a_head_of_an_unknown_name_is_found_by_the_hierarchy(convention: str, head: str, renamed: str,
+                                                              originals: list[Motion]) -> None:
+    """Rigs name the head in their own language or way; the chain above the shoulders still finds it, and
+    the motion maps exactly as with the usual name."""
+    text = convention_bvh(CONVENTIONS[convention], originals[0])
+    assert head in text
+    usual, other = (to_canonical(read_bvh_text(t)) for t in (text, text.replace(head, renamed)))
+    assert other.meta["detected"]["matched"]["head"] == renamed
+    assert np.abs(other.positions - usual.positions).max() < 1e-4
+
+
 @pytest.mark.parametrize("variant", [
     {"root_mode": "offset+absolute"}, {"root_mode": "delta"}, {"pose": "A"}, {"body_scale": 0.62},
     {"units": "inch", "up": "z", "body_scale": 0.6}, {"units": "mm"}, {"body_scale": 2.0},
