@@ -24,6 +24,7 @@ from typing import Any
 
 from indexer.metadata import MetadataIndex
 from motion.data import MotionError
+from motion.formats import archive_problem
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,11 @@ def _rigs() -> Any:
 
 def read_content(path: Path, max_bytes: int | None = None) -> tuple[bytes, str]:
     """The file's uncompressed content (gzip inflated, at most `max_bytes`) and the name to parse
-    it under (``.gz`` dropped when it was inflated). Raises :class:`FileTooLarge`."""
+    it under (``.gz`` dropped when it was inflated). Raises :class:`FileTooLarge`, and MotionError for an
+    archive (whatever its size: a larger limit would not help)."""
+    problem = archive_problem(path.name)
+    if problem:
+        raise MotionError(problem)
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise FileTooLarge(f"file is {size / 1e6:.1f} MB, larger than the limit of "

@@ -39,6 +39,8 @@ UNSUPPORTED_MOTION = {
     ".htr": ("HTR", "a motion-capture tool such as MotionBuilder"),
     ".mvnx": ("Xsens MVNX", "Xsens MVN Analyze (export BVH or FBX)"),
 }
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".7z", ".rar")
+"""Archives of files (a studio's download is often one): reported with how to unpack them, never skipped."""
 SUPPORTED_TEXT = ("BVH (.bvh), glTF/GLB (.gltf, .glb), ballroom skeletons JSON (.json), DeepMimic JSON "
                   "(.json) and positions .npz; each may be gzip-compressed (.gz) except .npz and .glb")
 NOT_MOTION_JSON = frozenset({"manifest.json", "config.json", "package.json"})
@@ -63,8 +65,20 @@ def _text(data: bytes) -> str:
         return data.decode("latin-1")  # joint names in legacy encodings; numbers are ASCII anyway
 
 
+def archive_problem(filename: str) -> str | None:
+    """Why a file named like an archive (.zip, .tar.gz, ...) is not read, with how to proceed; None otherwise."""
+    suffix = next((a for a in ARCHIVE_SUFFIXES if filename.lower().endswith(a)), None)
+    if suffix is None:
+        return None
+    return (f"an archive ({suffix}), not a motion file: dancesearch ingest reads folders; unpack it "
+            f"(e.g. `unzip FILE -d FOLDER` or `tar -xf FILE -C FOLDER`) and ingest that folder")
+
+
 def _kind(filename: str) -> str:
     name = filename.lower()
+    problem = archive_problem(name)
+    if problem:
+        raise MotionError(problem)
     base = name[:-3] if name.endswith(".gz") else name
     for kind in ("bvh", "npz", "json", "gltf", "glb"):
         if base.endswith("." + kind):
@@ -173,7 +187,8 @@ def _peek_motion_keys(path: Path) -> bool:
 def classify(path: str | Path) -> Literal["motion", "ignored"]:
     """``"motion"`` for files :func:`load_motion` should read, ``"ignored"`` for everything else.
 
-    By name: .bvh(.gz) and .npz are motion (even when broken - loading then fails loudly);
+    By name: .bvh(.gz) and .npz are motion (even when broken - loading then fails loudly), and so are
+    archives (.zip, .tar...) and motion formats we cannot read (FBX, C3D...), so that they are reported;
     READMEs, licences, CSV, text and other files are ignored. JSON (.json/.json.gz) is motion when
     it is named ``skeletons.json`` or its first 4 MiB contain a ``"skeletons"`` key (ballroom) or a
     ``"Frames"`` key (DeepMimic), and ignored otherwise (manifest.json and config.json always are,
@@ -184,7 +199,7 @@ def classify(path: str | Path) -> Literal["motion", "ignored"]:
     if name.endswith((".bvh", ".bvh.gz", ".npz", ".gltf", ".gltf.gz", ".glb")):
         return "motion"
     base = name[:-3] if name.endswith(".gz") else name
-    if base.endswith(tuple(UNSUPPORTED_MOTION)):
+    if base.endswith(tuple(UNSUPPORTED_MOTION)) or name.endswith(ARCHIVE_SUFFIXES):
         return "motion"  # unreadable, but reported rather than skipped silently
     if not name.endswith((".json", ".json.gz")):
         return "ignored"

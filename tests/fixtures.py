@@ -9,7 +9,10 @@ made from the same text, each with exactly one defect, so a failure can only com
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import tarfile
+import zipfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -84,6 +87,22 @@ def _snake_bvh(n_frames: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _zip_of(name: str, text: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(name, text)
+    return out.getvalue()
+
+
+def _tar_gz_of(name: str, text: str) -> bytes:
+    out, data = io.BytesIO(), text.encode()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 # name -> (file name, maker of the file's bytes). Each has exactly one defect.
 BROKEN: dict[str, tuple[str, Callable[[], bytes]]] = {
     "truncated": ("truncated.bvh", lambda: make_bvh(30).encode()[: len(make_bvh(30)) - 900]),
@@ -101,6 +120,8 @@ BROKEN: dict[str, tuple[str, Callable[[], bytes]]] = {
     "not_gzip": ("fake.bvh.gz", lambda: make_bvh(30).encode()),
     "empty": ("empty.bvh", lambda: b""),
     "bad_json": ("skeletons.json", lambda: b'{"skeletons": [[[1, 2, 3]], '),
+    "zip_archive": ("takes.zip", lambda: _zip_of("take.bvh", make_bvh(30))),  # good takes, but packed
+    "tar_archive": ("takes.tar.gz", lambda: _tar_gz_of("take.bvh", make_bvh(30))),
 }
 
 

@@ -26,7 +26,7 @@ EXPECTED_REASON = {
     "non_numeric": r"numeric", "nan": r"nan|infinite", "inf": r"nan|infinite", "zero_frames": r"frame",
     "absurd_fps": r"frame rate|frame time", "zero_fps": r"frame rate|frame time", "unknown_rig": r"rig",
     "binary_junk": r"binary|text", "gz_junk": r"gzip", "not_gzip": r"gzip", "empty": r"empty",
-    "bad_json": r"json",
+    "bad_json": r"json", "zip_archive": r"archive \(\.zip\).*unpack", "tar_archive": r"archive \(\.tar\.gz\).*unpack",
 }
 
 
