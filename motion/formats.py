@@ -192,10 +192,13 @@ def classify(path: str | Path) -> Literal["motion", "ignored"]:
     READMEs, licences, CSV, text and other files are ignored. JSON (.json/.json.gz) is motion when
     it is named ``skeletons.json`` or its first 4 MiB contain a ``"skeletons"`` key (ballroom) or a
     ``"Frames"`` key (DeepMimic), and ignored otherwise (manifest.json and config.json always are,
-    and so are DeepMimic character files, which have ``"Skeleton"`` but no ``"Frames"``).
+    and so are DeepMimic character files, which have ``"Skeleton"`` but no ``"Frames"``). macOS metadata
+    files (``._take.bvh``, anything under ``__MACOSX/``) are ignored whatever their suffix.
     """
     path = Path(path)
     name = path.name.lower()
+    if name.startswith("._") or "__MACOSX" in path.parts:
+        return "ignored"  # macOS metadata twins (AppleDouble) of real files, left behind by unpacked zips
     if name.endswith((".bvh", ".bvh.gz", ".npz", ".gltf", ".gltf.gz", ".glb")):
         return "motion"
     base = name[:-3] if name.endswith(".gz") else name

@@ -331,6 +331,11 @@ def test_known_unsupported_formats_are_motion_and_explain_how_to_convert(tmp_pat
         assert classify(tmp_path / name) == "motion", name
     (tmp_path / "notes.txt").write_text("hi")
     assert classify(tmp_path / "notes.txt") == "ignored"
+    (tmp_path / "__MACOSX").mkdir()
+    for name in ("._walk.bvh", "__MACOSX/._walk.bvh", "__MACOSX/walk.bvh"):  # AppleDouble twins of unpacked zips
+        (tmp_path / name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+        assert classify(tmp_path / name) == "ignored", name
+    assert classify(tmp_path / "walk.bvh") == "motion"
     with pytest.raises(MotionFileError) as info:
         load_motion(tmp_path / "take.fbx")
     message = str(info.value)
