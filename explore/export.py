@@ -39,14 +39,14 @@ def _user_rig_bvh(positions: np.ndarray, reference: Path, data_dir: str | os.Pat
     from db.config import user_rig_dirs
     from motion.bvh_write import tree_bvh_text
     from motion.canonical import decide
-    from motion.formats import load_motion
+    from motion.formats import MotionFileError, load_motion
     from motion.rigmap import load_rigs
 
     ref, rigs = load_motion(reference), load_rigs(user_rig_dirs(data_dir))
     try:
         decision = decide(ref, rigs)
     except MotionError as exc:  # the reader's errors name the file already; the rig decision's do not
-        raise MotionError(f"{reference}: {exc}") from None
+        raise MotionFileError(reference, str(exc)) from None
     o = decision.orientation
     metres_per_unit = (o.scale * o.body_scaled) if o is not None else decision.rig.scale
     up = o.up if o is not None else decision.rig.up

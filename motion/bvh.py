@@ -163,9 +163,13 @@ def _frame_rate(frames_token: str, time_token: str) -> tuple[int, float, float]:
     return int(frames_token), float(round(fps)) if abs(fps - round(fps)) < 0.01 else fps, frame_time
 
 
-def _row_problem(body: str, n_frames: int, n_channels: int) -> str:
+def _rows(body: str) -> list[list[str]]:
+    """The MOTION block's non-empty lines split into values (only when the count is off)."""
+    return [line.split() for line in body.splitlines() if line.strip()]
+
+
+def _row_problem(rows: list[list[str]], n_frames: int, n_channels: int) -> str:
     """Explain why the MOTION rows do not hold n_frames x n_channels values (error path only)."""
-    rows = [line.split() for line in body.splitlines() if line.strip()]
     for i, row in enumerate(rows):
         if len(row) != n_channels:
             if i == len(rows) - 1 and len(rows) <= n_frames and len(row) < n_channels:
@@ -176,10 +180,9 @@ def _row_problem(body: str, n_frames: int, n_channels: int) -> str:
     return f"Frames says {n_frames} but {len(rows)} rows of values follow"
 
 
-def _extra_rows(body: str, n_frames: int, n_channels: int) -> int:
+def _extra_rows(rows: list[list[str]], n_frames: int, n_channels: int) -> int:
     """How many complete rows follow the declared frames, when every row holds exactly n_channels values
     and there are more than n_frames of them (an off-by-one ``Frames:``); 0 otherwise."""
-    rows = [line.split() for line in body.splitlines() if line.strip()]
     if len(rows) <= n_frames or any(len(row) != n_channels for row in rows):
         return 0
     return len(rows) - n_frames
@@ -201,9 +204,10 @@ def parse_motion_block(body: str, n_channels: int, notes: list[str] | None = Non
         what = f"non-numeric value {bad[:40]!r}" if bad is not None else "a value NumPy cannot parse"
         raise MotionError(f"{what} in the MOTION block") from None
     if values.size != n_frames * n_channels:
-        extra = _extra_rows(values_text, n_frames, n_channels)
+        rows = _rows(values_text)
+        extra = _extra_rows(rows, n_frames, n_channels)
         if not extra:
-            raise MotionError(_row_problem(values_text, n_frames, n_channels))
+            raise MotionError(_row_problem(rows, n_frames, n_channels))
         if notes is not None:
             notes.append(f"Frames says {n_frames} but {n_frames + extra} complete rows of values follow: "
                          f"all {n_frames + extra} read")

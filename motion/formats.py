@@ -202,7 +202,7 @@ def classify(path: str | Path) -> Literal["motion", "ignored"]:
     if name.endswith((".bvh", ".bvh.gz", ".npz", ".gltf", ".gltf.gz", ".glb")):
         return "motion"
     base = name[:-3] if name.endswith(".gz") else name
-    if base.endswith(tuple(UNSUPPORTED_MOTION)) or name.endswith(ARCHIVE_SUFFIXES):
+    if base.endswith(tuple(UNSUPPORTED_MOTION)) or archive_problem(name) is not None:
         return "motion"  # unreadable, but reported rather than skipped silently
     if not name.endswith((".json", ".json.gz")):
         return "ignored"
