@@ -35,7 +35,7 @@ class CapabilitySettings:
     temperature: float = 0.05
     prompt: str = "{}"
     span_seconds: float = 2.0
-    style_method: str = "data"          # "data" (style means), "adain" (means + spreads) or "text" (words)
+    style_method: str = "data"          # "data", "adain", "text", "prior" or "pose" (explore.stylize)
     style_strength: float = 1.0
     style_residual: bool = False
     concept_steps: int = 150
@@ -50,6 +50,8 @@ class CapabilitySettings:
     style_global: list[float] = field(default_factory=list)             # mean VAE mu of the styled clips
     style_stds: dict[str, list[float]] = field(default_factory=dict)   # style -> std of VAE mu (train)
     style_classifier: dict[str, Any] = field(default_factory=dict)     # classes, coef, intercept on mu
+    style_pose: dict[str, list[float]] = field(default_factory=dict)   # style -> pose mean + spread (2*J*3, train)
+    style_pose_classifier: dict[str, Any] = field(default_factory=dict)  # classes, coef, intercept on pose stats
     generation_bones: str = "own"       # "own" (the motion's median lengths) or "reference" (bone_lengths)
     chosen_on: str = "default"
     notes: dict[str, Any] = field(default_factory=dict)

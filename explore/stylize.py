@@ -8,7 +8,13 @@ target's (AdaIN, the classic style-transfer move, with the source style predicte
 train latents when not given), ``strength`` interpolating towards that; any other style moves along
 words: the stage-3 projector's latent of ``"a {style} person"`` minus that of ``"a person"``; "prior" edits
 each latent with the model's latent prior (SDEdit: ``strength`` in [0, 1] of the way back to noise, then
-the flow to ``"a {style} person"``), for any style in words. The method
+the flow to ``"a {style} person"``), for any style in words. "pose" works on the joints themselves, not the
+latent: each frame's pose in the body's own frame (pelvis over the origin, facing +Z) keeps its timing and
+gets the target style's posture and amplitude, ``pose + strength * (target mean - source mean)`` around the
+clip's own mean and its deviations scaled by ``(target spread / source spread) ** strength``, from train-split
+statistics per style (the source style predicted from the clip's own statistics unless given); posture
+and amplitude carry much of a style (a bent back, wide arms, small steps), and nothing passes through the
+decoder, which loses detail. The method
 and the default strength were chosen on ``val`` (``capabilities.json``), as was whether to decode the moved latents outright or to add
 only the change they make to the clip's own windows (``residual``, which keeps detail the VAE loses).
 The result keeps the clip's bone lengths and plants its feet.
@@ -20,10 +26,11 @@ import numpy as np
 import torch
 
 from embedders.runtime import DanceSearchModel
-from explore.body import bone_lengths
+from explore.body import bone_lengths, plant_feet
 from explore.latent import assemble, chain_stride, clip_starts, decode_windows, encode_clip, encode_texts
 from explore.settings import CapabilitySettings
-from motion.windows import extract_window, to_window_frame
+from motion.skeleton import JOINT_INDEX
+from motion.windows import extract_window, facing_angles, rotation_y, to_window_frame
 
 MAX_WINDOWS = 64
 """Longer motions (about 100 s) are refused: stylize a range of them."""
@@ -62,7 +69,53 @@ def data_direction(style: str, settings: CapabilitySettings, source_style: str |
     return target - torch.tensor(settings.style_global)
 
 
-METHODS = ("data", "adain", "text", "prior")
+METHODS = ("data", "adain", "text", "prior", "pose")
+POSE_RATIO = (0.25, 4.0)
+"""Bounds of the pose method's amplitude factor ((target spread / source spread) ** strength) per joint
+coordinate: a joint that barely moves in the source style would otherwise have its jitter magnified."""
+_PELVIS = JOINT_INDEX["pelvis"]
+
+
+def body_pose(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's joints (T, J, 3) relative to the pelvis's floor point, turned to face +Z (the pelvis
+    height stays, so a crouch shows), and the frames' headings (T,) to turn them back."""
+    pos = np.asarray(positions, dtype=np.float64)
+    heading = np.unwrap(facing_angles(pos))
+    ground = pos[:, _PELVIS:_PELVIS + 1] * np.array([1.0, 0.0, 1.0])
+    return np.einsum("tij,tkj->tki", rotation_y(-heading), pos - ground), heading
+
+
+def pose_statistics(positions: np.ndarray) -> np.ndarray:
+    """Mean and spread over time of the body-frame pose (2, J, 3): the posture and amplitude of a motion."""
+    pose, _ = body_pose(positions)
+    return np.stack([pose.mean(0), pose.std(0)])
+
+
+def predict_pose_style(stats: np.ndarray, settings: CapabilitySettings) -> str | None:
+    """A motion's style from its :func:`pose_statistics` by the stored train-split classifier (None if none)."""
+    c = settings.style_pose_classifier
+    if not c:
+        return None
+    logits = np.asarray(c["coef"]) @ stats.ravel() + np.asarray(c["intercept"])
+    return str(c["classes"][int(np.argmax(logits))])
+
+
+def pose_transfer(positions: np.ndarray, style: str, strength: float, settings: CapabilitySettings,
+                  source_style: str | None) -> tuple[np.ndarray, str]:
+    """The motion (T, J, 3) with the target style's posture and amplitude (see the module docstring),
+    before bone projection and foot planting; and the source style used (given or predicted)."""
+    stats = pose_statistics(positions)
+    src = source_style or predict_pose_style(stats, settings)
+    if src is None or src not in settings.style_pose or style not in settings.style_pose:
+        raise StyleError(f"no train-split pose statistics for {src!r} -> {style!r}")
+    source = np.asarray(settings.style_pose[src]).reshape(stats.shape)
+    target = np.asarray(settings.style_pose[style]).reshape(stats.shape)
+    pose, heading = body_pose(positions)
+    ratio = np.clip((target[1] / np.maximum(source[1], 1e-3)) ** strength, *POSE_RATIO)
+    moved = stats[0] + strength * (target[0] - source[0]) + (pose - stats[0]) * ratio
+    pos = np.asarray(positions, dtype=np.float64)
+    ground = pos[:, _PELVIS:_PELVIS + 1] * np.array([1.0, 0.0, 1.0])
+    return (np.einsum("tij,tkj->tki", rotation_y(heading), moved) + ground).astype(np.float32), src
 
 
 def predict_style(z: torch.Tensor, settings: CapabilitySettings) -> str | None:
@@ -94,6 +147,8 @@ def check_method(style: str, settings: CapabilitySettings, method: str | None) -
     if chosen not in METHODS:
         raise StyleError(f"method must be one of {', '.join(METHODS)}, got {chosen!r}")
     if chosen in ("data", "adain") and style.strip() not in settings.style_means:
+        return "text"
+    if chosen == "pose" and (style.strip() not in settings.style_pose or not settings.style_pose_classifier):
         return "text"
     return chosen
 
@@ -153,6 +208,10 @@ def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength
     if source_style is not None and source_style not in s.style_means:
         raise StyleError(f"unknown source style {source_style!r}; known: {', '.join(known_styles(s))}")
     res = s.style_residual if residual is None else residual
+    if used == "pose":
+        moved, source_style = pose_transfer(positions, style, k, s, source_style)
+        out = plant_feet(moved, bone_lengths(positions))[0] if clean else moved
+        return out, {"style": style, "method": used, "strength": k, "source_style": source_style, "residual": False}
     windows = stylize_windows(model, positions, style, k, s, used, source_style, res)
     out = assemble(windows, bone_lengths(positions), clean=clean)[: len(positions)]
     if used == "adain" and source_style is None:

@@ -124,7 +124,7 @@ def test_stylize_plays_beside_the_original(panel: Page, library: tuple[str, dict
 
     chosen = CapabilitySettings.load(MODEL)  # the method and strength calibrated on val
     said = f"clip {ids['run']} restyled as “elderly”"
-    if chosen.style_method == "adain":  # adain predicts the clip's own style and says it
+    if chosen.style_method in ("adain", "pose"):  # these predict the clip's own style and say it
         assert status.inner_text().startswith(said + " from “")
     else:
         assert status.inner_text() == said

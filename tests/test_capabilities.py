@@ -140,6 +140,33 @@ def test_stylize_changes_the_motion_and_keeps_the_body(model: Any, corpus: Path)
         stylize(model, np.repeat(walk[:1], 3000, axis=0), "sad", 1.0, model.capabilities)
 
 
+def test_pose_style_transfer_moves_posture_towards_the_style_and_keeps_timing_and_body(model: Any, corpus: Path) -> None:
+    from explore.stylize import body_pose, pose_statistics, predict_pose_style, stylize
+
+    s = model.capabilities
+    assert "elderly" in s.style_pose and s.style_pose_classifier  # written by the val calibration
+    walk = clip(corpus, "walk_normal_004")
+    out, info = stylize(model, walk, "elderly", 1.0, s, method="pose", source_style="normal")
+    assert info["method"] == "pose" and info["source_style"] == "normal" and len(out) == len(walk)
+    np.testing.assert_allclose(bone_lengths(out), bone_lengths(walk), rtol=1e-4, atol=1e-5)
+    # after bone projection and foot planting the posture still moved along the train-split difference
+    # between the two styles, by most of it (cosine 0.70, share 0.89 when written)
+    target, source = (np.asarray(s.style_pose[n]).reshape(2, -1, 3) for n in ("elderly", "normal"))
+    moved = (pose_statistics(out)[0] - pose_statistics(walk)[0]).ravel()
+    wanted = (target[0] - source[0]).ravel()
+    assert moved @ wanted / (np.linalg.norm(moved) * np.linalg.norm(wanted)) > 0.6
+    assert 0.6 < moved @ wanted / (wanted @ wanted) < 1.5
+    # timing and path kept: the pelvis travels as before, the wrists swing in step with the original's
+    pelvis, wrist = JOINT_INDEX["pelvis"], JOINT_INDEX["r_wrist"]
+    np.testing.assert_allclose(out[:, pelvis, [0, 2]], walk[:, pelvis, [0, 2]], atol=1e-3)
+    swing = [body_pose(m)[0][:, wrist, 2] for m in (walk, out)]
+    assert np.corrcoef(swing[0], swing[1])[0, 1] > 0.9
+    # without --from the clip's style is predicted from its own posture; an unknown style goes by words
+    _, guessed = stylize(model, walk, "elderly", 1.0, s, method="pose")
+    assert guessed["source_style"] == predict_pose_style(pose_statistics(walk), s) and guessed["source_style"] in s.style_pose
+    assert stylize(model, walk[:60], "like a tired robot", 1.0, s, method="pose")[1]["method"] == "text"
+
+
 # ---- concepts -----------------------------------------------------------------------------------
 
 def test_a_learned_concept_ranks_its_examples_and_composes_in_text(model: Any, corpus: Path) -> None:

@@ -117,12 +117,14 @@ def stylize(
     strength: Annotated[float | None, typer.Option("--strength", help="How far to move (default: calibrated).")] = None,
     source_style: Annotated[str | None, typer.Option("--from", help="The clip's own style, if known.")] = None,
     method: Annotated[str | None, typer.Option(
-        "--method", help="data (train style means), adain, text (words) or prior (the latent prior's edit, "
-                         "strength 0-1); default: calibrated.")] = None,
+        "--method", help="data (train style means), adain, text (words), prior (the latent prior's edit, "
+                         "strength 0-1) or pose (the style's posture and amplitude on the joints); default: "
+                         "calibrated.")] = None,
     rig: RigOpt = None, json_out: JsonOpt = False, model: ModelOpt = None, data_dir: DataDirOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Keep the motion's content and change its style by latent arithmetic (or the latent prior's edit)."""
+    """Keep the motion's content and change its style (latent arithmetic, the latent prior's edit, or the
+    style's posture and amplitude applied to the joints)."""
     from explore.export import write_motion
     from explore.stylize import stylize as run
 

@@ -70,7 +70,8 @@ def evaluate(opts: CapabilityEvalOptions) -> dict[str, Any]:
     else:
         settings = CapabilitySettings.load(opts.model)
     report["settings"] = {k: v for k, v in settings.__dict__.items()
-                          if k not in ("style_means", "style_global", "style_stds", "style_classifier", "bone_lengths", "notes")}
+                          if k not in ("style_means", "style_global", "style_stds", "style_classifier", "style_pose",
+                                        "style_pose_classifier", "bone_lengths", "notes")}
     data = encode_split(model, lib, opts.split, opts.work)
     if "classify" in opts.sections:
         report["classify"] = classification.evaluate(model, data, train, settings.prompt, settings.temperature)

@@ -8,7 +8,9 @@ at which both style and content are recognised. ``test``: bandai-1's held-out co
 style pair of its test clips occurs in train): every test clip (content c, style a) is moved to each style
 b such that (c, b) is another held-out test combination, so a real clip of the result's combination
 exists that neither training nor the source contains; the result's shared-space similarity to that real
-clip is compared with the source's. Also bandai-2 test clips as on val. The unmoved clip (strength 0)
+clip is compared with the source's. Also bandai-2 test clips as on val.
+Methods (:mod:`explore.stylize`): latent moves (data, adain, text), the latent prior's edit and the pose
+statistics' transfer. The unmoved clip (strength 0)
 is the baseline.
 """
 
@@ -24,14 +26,15 @@ from embedders.runtime import DanceSearchModel
 from explore.evaluation.data import EncodedWindows
 from explore.latent import mean_vector, motion_vectors
 from explore.settings import CapabilitySettings
-from explore.stylize import stylize
+from explore.stylize import pose_statistics, stylize
 
 GRID = tuple({"style_method": m, "style_residual": r, "style_strength": k}
              for m in ("data", "text") for r in (False, True) for k in (1.0, 2.0, 3.0, 5.0)) + tuple(
     {"style_method": "adain", "style_residual": r, "style_strength": k} for r in (False, True)
     for k in (0.5, 1.0, 1.5, 2.0)) + tuple(
     {"style_method": "prior", "style_residual": r, "style_strength": k} for r in (False, True)
-    for k in (0.3, 0.5, 0.7, 0.9))
+    for k in (0.3, 0.5, 0.7, 0.9)) + tuple(
+    {"style_method": "pose", "style_residual": False, "style_strength": k} for k in (0.5, 1.0, 1.5, 2.0, 3.0))
 VAL_CLIPS, TARGETS = 30, 2
 
 
@@ -41,16 +44,27 @@ def _r(values: np.ndarray) -> list[float]:
 
 def style_statistics(train: EncodedWindows, s: CapabilitySettings) -> CapabilitySettings:
     """Per Bandai style: mean and spread of the train windows' VAE latents; the mean over all styled
-    windows; a logistic-regression classifier of the style on the latent (AdaIN's source style)."""
+    windows; a logistic-regression classifier of the style on the latent (AdaIN's source style); and for
+    the pose method the mean over the style's train clips of their :func:`pose_statistics`, with a
+    classifier of the style on those statistics (the source style of a clip)."""
     idx = train.select(("bandai-1", "bandai-2"), "style")
     styles = np.array(train.labels_of(idx, "style"))
     names = sorted(set(styles))
     clf = LogisticRegression(max_iter=3000).fit(train.mu[idx], styles)
+    clip_style = {int(c): str(st) for c, st in zip(train.clip_ids[idx], styles, strict=True)}
+    clips = sorted(clip_style)
+    stats = np.stack([pose_statistics(train.windows.clip_positions[c]).ravel() for c in clips])
+    clip_styles = np.array([clip_style[c] for c in clips])
+    pose_clf = LogisticRegression(max_iter=5000).fit(stats, clip_styles)
     return replace(s, style_means={n: _r(train.mu[idx[styles == n]].mean(0)) for n in names},
                    style_stds={n: _r(train.mu[idx[styles == n]].std(0)) for n in names},
                    style_global=_r(train.mu[idx].mean(0)),
                    style_classifier={"classes": [str(c) for c in clf.classes_],
-                                     "coef": [_r(row) for row in clf.coef_], "intercept": _r(clf.intercept_)})
+                                     "coef": [_r(row) for row in clf.coef_], "intercept": _r(clf.intercept_)},
+                   style_pose={n: _r(stats[clip_styles == n].mean(0)) for n in names},
+                   style_pose_classifier={"classes": [str(c) for c in pose_clf.classes_],
+                                          "coef": [_r(row) for row in pose_clf.coef_],
+                                          "intercept": _r(pose_clf.intercept_)})
 
 
 class Probes:
