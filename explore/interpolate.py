@@ -5,8 +5,11 @@ a text by the stage-3 projector (trained to land on the VAE mu of matching motio
 of the straight path between them are decoded window by window and chained into motions. Between two
 texts the text-to-dance generator decodes instead (it is what was trained to turn text into motion),
 given the interpolated MiniLM embedding and the interpolated latent. Ends of different lengths are
-resampled to the same number of windows. Every decoded motion gets bone lengths interpolated between
-the ends' (or the reference skeleton's) and planted feet (:mod:`explore.body`).
+resampled to the same number of windows. With ``detail`` (the default, chosen on val) a motion end also
+lends the detail the VAE loses: each decoded window gets ``(1 - t)`` times A's own window minus its
+reconstruction (and ``t`` times B's), so the path starts and ends on the clips themselves rather than on
+their smoothed reconstructions. Every decoded motion gets bone lengths interpolated between the ends' (or
+the reference skeleton's) and planted feet (:mod:`explore.body`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ import torch
 
 from embedders.runtime import DanceSearchModel
 from explore.body import bone_lengths
-from explore.latent import assemble, clip_starts, decode_windows, encode_clip, encode_texts, generate_windows
+from explore.latent import (
+    assemble,
+    clip_starts,
+    decode_windows,
+    encode_clip,
+    encode_texts,
+    generate_windows,
+    own_windows,
+)
 from explore.settings import CapabilitySettings
 
 MAX_WINDOWS = 8
@@ -56,9 +67,22 @@ class Interpolation:
     decoder: str
 
 
+def _pick(k: int, n: int) -> np.ndarray:
+    return np.linspace(0, k - 1, n).round().astype(int)
+
+
 def _resample(latents: torch.Tensor, n: int) -> torch.Tensor:
-    pick = np.linspace(0, len(latents) - 1, n).round().astype(int)
-    return latents[torch.from_numpy(pick)]
+    return latents[torch.from_numpy(_pick(len(latents), n))]
+
+
+def _detail(model: DanceSearchModel, end: Endpoint, n: int) -> np.ndarray | None:
+    """A motion end's own windows minus their VAE reconstruction (n, S, J, 3), resampled as its latents
+    are; None for a text end."""
+    if end.positions is None:
+        return None
+    starts = clip_starts(model, len(end.positions), MAX_WINDOWS)
+    own = own_windows(model, end.positions, starts)
+    return (own - decode_windows(model, encode_clip(model, end.positions, starts)))[_pick(len(starts), n)]
 
 
 def _latents(model: DanceSearchModel, end: Endpoint, n: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -79,8 +103,9 @@ def _lengths(end: Endpoint, settings: CapabilitySettings) -> np.ndarray | None:
 
 
 def interpolate(model: DanceSearchModel, a: Endpoint, b: Endpoint, steps: int = 5,
-                settings: CapabilitySettings | None = None, clean: bool = True) -> Interpolation:
-    """``steps`` motions evenly spaced from A (t = 0) to B (t = 1), both ends included."""
+                settings: CapabilitySettings | None = None, clean: bool = True, detail: bool = True) -> Interpolation:
+    """``steps`` motions evenly spaced from A (t = 0) to B (t = 1), both ends included (``detail``: see
+    the module docstring; it changes nothing between two texts)."""
     if not 2 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 2 and {MAX_STEPS}, got {steps}")
     s = settings or CapabilitySettings()
@@ -91,6 +116,7 @@ def interpolate(model: DanceSearchModel, a: Endpoint, b: Endpoint, steps: int = 
     la, lb = _lengths(a, s), _lengths(b, s)
     ts = [float(t) for t in np.linspace(0.0, 1.0, steps)]
     decoder = "generator" if ea is not None and eb is not None else "vae"
+    da, db = (_detail(model, a, n), _detail(model, b, n)) if detail and decoder == "vae" else (None, None)
     motions = []
     for t in ts:
         z = (1 - t) * za + t * zb
@@ -100,6 +126,10 @@ def interpolate(model: DanceSearchModel, a: Endpoint, b: Endpoint, steps: int = 
             windows = generate_windows(model, e, z)
         else:
             windows = decode_windows(model, z)
+            if da is not None:
+                windows = windows + (1 - t) * da
+            if db is not None:
+                windows = windows + t * db
         lengths = None if la is None or lb is None else (1 - t) * la + t * lb
         if lengths is None:
             lengths = la if la is not None else lb

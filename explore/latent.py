@@ -18,7 +18,7 @@ from embedders.chain import BLEND_FRAMES, chain_windows
 from embedders.runtime import DanceSearchModel
 from explore.body import bone_lengths, plant_feet
 from motion.skeleton import N_JOINTS
-from motion.windows import window_starts
+from motion.windows import extract_window, to_window_frame, window_starts
 
 
 def chain_stride(model: DanceSearchModel) -> int:
@@ -37,6 +37,13 @@ def clip_starts(model: DanceSearchModel, n_frames: int, max_windows: int | None 
 def encode_clip(model: DanceSearchModel, positions: np.ndarray, starts: Sequence[int]) -> torch.Tensor:
     """VAE latents mu (N, L) of the windows of a canonical clip starting at ``starts``."""
     return model.vae.embed_mu(model.window_features(positions, starts))
+
+
+def own_windows(model: DanceSearchModel, positions: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+    """A clip's own windows (N, S, J, 3) in each window's frame, as :func:`decode_windows` returns decoded
+    ones (so ``own - decode(encode(own))`` is the detail the VAE loses)."""
+    return to_window_frame(np.stack([extract_window(positions, st, model.window_size) for st in starts]),
+                           model.body_normalised)
 
 
 @torch.no_grad()

@@ -27,10 +27,18 @@ import torch
 
 from embedders.runtime import DanceSearchModel
 from explore.body import bone_lengths, plant_feet
-from explore.latent import assemble, chain_stride, clip_starts, decode_windows, encode_clip, encode_texts
+from explore.latent import (
+    assemble,
+    chain_stride,
+    clip_starts,
+    decode_windows,
+    encode_clip,
+    encode_texts,
+    own_windows,
+)
 from explore.settings import CapabilitySettings
 from motion.skeleton import JOINT_INDEX
-from motion.windows import extract_window, facing_angles, rotation_y, to_window_frame
+from motion.windows import facing_angles, rotation_y
 
 MAX_WINDOWS = 64
 """Longer motions (about 100 s) are refused: stylize a range of them."""
@@ -181,9 +189,7 @@ def stylize_windows(model: DanceSearchModel, positions: np.ndarray, style: str, 
     moved = decode_windows(model, moved_latents(model, z, style, strength, settings, method, source_style))
     if not residual:
         return moved
-    own = to_window_frame(np.stack([extract_window(positions, st, model.window_size) for st in starts]),
-                          model.body_normalised)
-    return own + (moved - decode_windows(model, z))
+    return own_windows(model, positions, starts) + (moved - decode_windows(model, z))
 
 
 def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength: float | None = None,

@@ -7,7 +7,8 @@ cos(m_t, B) - cos(m_t, A) (A, B: the ends' shared-space vectors: texts' embeddin
 vectors). Reported: Spearman's rank correlation of progress with t (1 = strictly monotone), the fraction
 of steps where progress grows, and the physical measures of the intermediate motions (t strictly between
 0 and 1) against real motion: bone-length drift, foot skating, floor, jerk (:func:`explore.body.physical_stats`),
-without and with the body clean-up.
+without and with the body clean-up; paths with a motion end also without the ends' detail (``detail=False``).
+Physical references: the motion ends of the paths themselves, and 40 clips of the split (4 s each).
 """
 
 from __future__ import annotations
@@ -79,11 +80,16 @@ def evaluate(model: DanceSearchModel, data: EncodedWindows, seed: int = 7) -> di
     """Per kind of path: monotonicity and physical measures; plus real motion's physical measures."""
     result: dict[str, object] = {"steps": STEPS}
     stats: dict[str, dict[str, list[float]]] = {}
+    ends: list[dict[str, float]] = []
     for kind, a, b in pairs(data, seed):
+        ends.extend(physical_stats(e.positions) for e in (a, b) if e.positions is not None)
         va, vb = _end_vector(model, a), _end_vector(model, b)
-        for clean in (False, True):
-            path = interpolate(model, a, b, STEPS, clean=clean)
-            key = f"{kind}{'' if clean else ' (raw decode)'}"
+        variants = [("", True, True), (" (raw decode)", False, True)]
+        if kind != "text-text":  # the detail of a motion end: the path with and without it
+            variants.append((" (without the ends' detail)", True, False))
+        for suffix, clean, detail in variants:
+            path = interpolate(model, a, b, STEPS, clean=clean, detail=detail)
+            key = f"{kind}{suffix}"
             row = stats.setdefault(key, {})
             if clean:
                 progress = np.array([float(mean_vector(motion_vectors(model, m)) @ (vb - va)) for m in path.motions])
@@ -96,5 +102,6 @@ def evaluate(model: DanceSearchModel, data: EncodedWindows, seed: int = 7) -> di
     result["paths"] = {k: {n: float(np.mean(v)) for n, v in row.items()} for k, row in stats.items()}
     real = [physical_stats(p[:SEGMENT]) for p, _ in _clips(data)[:40]]
     result["real"] = {n: float(np.mean([r[n] for r in real])) for n in real[0]}
+    result["ends"] = {n: float(np.mean([r[n] for r in ends])) for n in ends[0]} if ends else None
     result["pairs"] = dict(PAIRS)
     return result

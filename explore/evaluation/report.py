@@ -27,9 +27,10 @@ def _interpolate(r: dict[str, Any]) -> list[str]:
     for name, row in r["paths"].items():
         out.append(f"| {name} | {_f(row.get('spearman', '-'))} | {_f(row.get('monotone_steps', '-'))} | "
                    f"{_f(row['bone_drift'])} | {_f(row['foot_skate'])} | {_f(row['below_floor_frac'])} | {_f(row['jerk'])} |")
-    real = r["real"]
-    out.append(f"| real clips (4 s) | - | - | {_f(real['bone_drift'])} | {_f(real['foot_skate'])} | "
-               f"{_f(real['below_floor_frac'])} | {_f(real['jerk'])} |")
+    for name, real in (("the paths' motion ends (4 s)", r.get("ends")), ("real clips (4 s)", r["real"])):
+        if real:
+            out.append(f"| {name} | - | - | {_f(real['bone_drift'])} | {_f(real['foot_skate'])} | "
+                       f"{_f(real['below_floor_frac'])} | {_f(real['jerk'])} |")
     return out
 
 
