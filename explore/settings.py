@@ -52,6 +52,8 @@ class CapabilitySettings:
     style_classifier: dict[str, Any] = field(default_factory=dict)     # classes, coef, intercept on mu
     style_pose: dict[str, list[float]] = field(default_factory=dict)   # style -> pose mean + spread (2*J*3, train)
     style_pose_classifier: dict[str, Any] = field(default_factory=dict)  # classes, coef, intercept on pose stats
+    style_best: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> its best {strength, residual} on val
+    style_words_method: str = "text"    # for a style the corpus does not label: "text" or "prior" (better on val)
     generation_bones: str = "own"       # "own" (the motion's median lengths) or "reference" (bone_lengths)
     chosen_on: str = "default"
     notes: dict[str, Any] = field(default_factory=dict)

@@ -147,18 +147,28 @@ def adain(z: torch.Tensor, style: str, settings: CapabilitySettings, source_styl
 
 
 def check_method(style: str, settings: CapabilitySettings, method: str | None) -> str:
-    """The method to use: the requested or calibrated one; "text" instead of "data" or "adain" for a style
-    the corpus does not label."""
+    """The method to use: the requested or calibrated one; for a style the corpus does not label, the
+    words method that did better on val (``style_words_method``: "text" or "prior") instead of "data",
+    "adain" or "pose"."""
     if not style.strip():
         raise StyleError("the style is empty")
     chosen = method or settings.style_method
     if chosen not in METHODS:
         raise StyleError(f"method must be one of {', '.join(METHODS)}, got {chosen!r}")
-    if chosen in ("data", "adain") and style.strip() not in settings.style_means:
-        return "text"
-    if chosen == "pose" and (style.strip() not in settings.style_pose or not settings.style_pose_classifier):
-        return "text"
+    labelled = (style.strip() in settings.style_pose and bool(settings.style_pose_classifier) if chosen == "pose"
+                else style.strip() in settings.style_means)
+    if chosen in ("data", "adain", "pose") and not labelled:
+        return settings.style_words_method if settings.style_words_method in ("text", "prior") else "text"
     return chosen
+
+
+def method_defaults(settings: CapabilitySettings, method: str) -> tuple[float, bool]:
+    """(strength, residual) for ``method`` when the caller gives none: the calibrated ones for the
+    calibrated method, else that method's best on val (``style_best``), else the calibrated ones."""
+    best = settings.style_best.get(method) if method != settings.style_method else None
+    if best:
+        return float(best["strength"]), bool(best["residual"])
+    return settings.style_strength, settings.style_residual
 
 
 @torch.no_grad()
@@ -199,21 +209,24 @@ def stylize(model: DanceSearchModel, positions: np.ndarray, style: str, strength
     """The canonical motion (T, J, 3) restyled, and what was done (style, method, strength, residual,
     the source style given or predicted)."""
     s = settings or CapabilitySettings()
-    k = s.style_strength if strength is None else float(strength)
+    style = style.strip()
+    used = check_method(style, s, method)
+    if used == "prior" and model.latent_prior is None and method != "prior":
+        used = "text"  # a words fallback on a model without a latent prior
+    default_k, default_res = method_defaults(s, used)
+    k = default_k if strength is None else float(strength)
     if not -8.0 <= k <= 8.0:
         raise StyleError(f"strength must be between -8 and 8, got {k}")
-    style = style.strip()
     limit = (MAX_WINDOWS - 1) * chain_stride(model) + model.window_size
     if len(positions) > limit:
         raise StyleError(f"the motion lasts {len(positions) / 25:.0f} s; stylize at most {limit / 25:.0f} s "
                          "at a time (give a range, e.g. FILE@0-60)")
-    used = check_method(style, s, method)
     if used == "prior" and not 0.0 <= k <= 1.0:
         raise StyleError(f"strength must be between 0 and 1 with the prior method (the share of the latent "
                          f"re-drawn), got {k}")
     if source_style is not None and source_style not in s.style_means:
         raise StyleError(f"unknown source style {source_style!r}; known: {', '.join(known_styles(s))}")
-    res = s.style_residual if residual is None else residual
+    res = default_res if residual is None else residual
     if used == "pose":
         moved, source_style = pose_transfer(positions, style, k, s, source_style)
         out = plant_feet(moved, bone_lengths(positions))[0] if clean else moved

@@ -255,7 +255,9 @@ def test_mode_switch_and_matched_words(page: Page, engine: FakeEngine) -> None:
     assert card.locator(".description mark").count() == 2
     snap(pg, "search-hybrid.png")
     pg.check('input[name="mode"][value="motion"]')
-    pg.wait_for_function("document.querySelector('#status').textContent.includes('(motion)')")
+    # the status names the mode while the request is under way ("Searching ... (motion)") too: wait for the answer
+    pg.wait_for_function("(s => s.includes('(motion)') && !s.startsWith('Searching'))"
+                         "(document.querySelector('#status').textContent)")
     card = pg.locator(".card").first
     card.wait_for(timeout=10_000)
     assert engine.calls[-1][1]["mode"] == "motion"

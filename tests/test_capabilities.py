@@ -176,7 +176,12 @@ def test_pose_style_transfer_moves_posture_towards_the_style_and_keeps_timing_an
     # without --from the clip's style is predicted from its own posture; an unknown style goes by words
     _, guessed = stylize(model, walk, "elderly", 1.0, s, method="pose")
     assert guessed["source_style"] == predict_pose_style(pose_statistics(walk), s) and guessed["source_style"] in s.style_pose
-    assert stylize(model, walk[:60], "like a tired robot", 1.0, s, method="pose")[1]["method"] == "text"
+    # a style the corpus does not label goes by words, with the words method that did better on val and,
+    # when no strength is given, that method's own best strength (not the pose method's)
+    assert s.style_words_method in ("text", "prior") and s.style_best[s.style_words_method]
+    _, words = stylize(model, walk[:60], "like a tired robot", None, s, method="pose")
+    assert words["method"] == s.style_words_method
+    assert words["strength"] == s.style_best[s.style_words_method]["strength"] != s.style_strength
 
 
 # ---- concepts -----------------------------------------------------------------------------------

@@ -141,7 +141,8 @@ def stylize(
     if json_out:
         print_json({"out": str(out), "source": name, **info})
     else:
-        typer.echo(f"wrote {name} as {style!r} ({info['method']} direction, strength {info['strength']}) to {out}")
+        source = f", from {info['source_style']!r}" if info.get("source_style") else ""
+        typer.echo(f"wrote {name} as {style!r} ({info['method']} method, strength {info['strength']}{source}) to {out}")
 
 
 def concept_learn(

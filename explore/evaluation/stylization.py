@@ -17,6 +17,7 @@ is the baseline.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -26,7 +27,7 @@ from embedders.runtime import DanceSearchModel
 from explore.evaluation.data import EncodedWindows
 from explore.latent import mean_vector, motion_vectors
 from explore.settings import CapabilitySettings
-from explore.stylize import pose_statistics, stylize
+from explore.stylize import METHODS, pose_statistics, stylize
 
 GRID = tuple({"style_method": m, "style_residual": r, "style_strength": k}
              for m in ("data", "text") for r in (False, True) for k in (1.0, 2.0, 3.0, 5.0)) + tuple(
@@ -120,9 +121,17 @@ def calibrate(model: DanceSearchModel, val: EncodedWindows, train: EncodedWindow
     styles = sorted(set(train.labels_of(train.select("bandai-2", "style"), "style")))
     jobs = _jobs(val, "bandai-2", styles, VAL_CLIPS, 0)
     table = {str(p): _score(model, probes, jobs, replace(base, **p)) for p in GRID}  # type: ignore[arg-type]
-    best = max(GRID, key=lambda p: (table[str(p)]["both"], table[str(p)]["style"]))
+    def rank(p: Mapping[str, object]) -> tuple[float, float]:
+        return table[str(p)]["both"], table[str(p)]["style"]
+
+    best = max(GRID, key=rank)
+    per_method = {m: max((p for p in GRID if p["style_method"] == m), key=rank) for m in METHODS}
+    words = max(("text", "prior"), key=lambda m: rank(per_method[m]))
     base_row = _score(model, probes, jobs, replace(base, style_strength=0.0, style_residual=True))
-    return replace(base, **best), {"grid": table, "chosen": best, "unmoved": base_row}  # type: ignore[arg-type]
+    chosen = replace(base, **best, style_words_method=words,  # type: ignore[arg-type]
+                     style_best={m: {"strength": p["style_strength"], "residual": p["style_residual"]}
+                                 for m, p in per_method.items()})
+    return chosen, {"grid": table, "chosen": best, "words_method": words, "unmoved": base_row}
 
 
 def evaluate(model: DanceSearchModel, test: EncodedWindows, train: EncodedWindows,
