@@ -11,7 +11,8 @@ each latent with the model's latent prior (SDEdit: ``strength`` in [0, 1] of the
 the flow to ``"a {style} person"``), for any style in words. "pose" works on the joints themselves, not the
 latent: each frame's pose in the body's own frame (pelvis over the origin, facing +Z) keeps its timing and
 gets the target style's posture and amplitude, ``pose + strength * (target mean - source mean)`` around the
-clip's own mean and its deviations scaled by ``(target spread / source spread) ** strength``, from train-split
+clip's own mean and its deviations scaled by ``(target spread / source spread) ** strength`` (bounded to
+:data:`POSE_RATIO`), from train-split
 statistics per style (the source style predicted from the clip's own statistics unless given); posture
 and amplitude carry much of a style (a bent back, wide arms, small steps), and nothing passes through the
 decoder, which loses detail. The method

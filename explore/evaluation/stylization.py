@@ -3,15 +3,15 @@
 Recognition is by linear probes on the ``train`` windows' shared-space vectors (one for style, one for
 content, per Bandai data set; a clip is recognised by the mean of its windows' probabilities).
 ``val`` (bandai-2, whose content x style combinations all occur in train): 30 clips, each moved to two
-other styles; the method (data / text direction), residual decoding and strength are chosen by the rate
-at which both style and content are recognised. ``test``: bandai-1's held-out combinations (no content x
+other styles; the method, residual decoding and strength are chosen by the rate at which both style and
+content are recognised (and, per method, its best strength; between the two words methods, the better one
+for styles the corpus does not label). ``test``: bandai-1's held-out combinations (no content x
 style pair of its test clips occurs in train): every test clip (content c, style a) is moved to each style
 b such that (c, b) is another held-out test combination, so a real clip of the result's combination
 exists that neither training nor the source contains; the result's shared-space similarity to that real
 clip is compared with the source's. Also bandai-2 test clips as on val.
 Methods (:mod:`explore.stylize`): latent moves (data, adain, text), the latent prior's edit and the pose
-statistics' transfer. The unmoved clip (strength 0)
-is the baseline.
+statistics' transfer. The unmoved clip (strength 0) is the baseline.
 """
 
 from __future__ import annotations
