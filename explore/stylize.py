@@ -1,24 +1,25 @@
-"""Style transfer by latent arithmetic: keep what a motion does, change how (Lang2Motion).
+"""Style transfer: keep what a motion does, change how (Lang2Motion), in the latent or on the joints.
 
-A motion's windows are encoded to VAE latents, moved, and decoded. Three ways to move, for a style the
-corpus labels: "data" adds ``strength`` times the mean latent of the style's ``train`` windows minus the
-mean over all styled ``train`` windows (or minus the source style's mean when the caller knows it);
-"adain" re-normalises each latent dimension from the source style's train mean and spread to the
-target's (AdaIN, the classic style-transfer move, with the source style predicted by a classifier on
-train latents when not given), ``strength`` interpolating towards that; any other style moves along
+Latent methods encode the motion's windows to VAE latents, move them and decode: "data" adds ``strength``
+times the mean latent of the style's ``train`` windows minus the mean over all styled ``train`` windows (or
+minus the source style's mean when the caller knows it); "adain" re-normalises each latent dimension from
+the source style's train mean and spread to the target's (AdaIN, with the source style predicted by a
+classifier on train latents when not given), ``strength`` interpolating towards that; "text" moves along
 words: the stage-3 projector's latent of ``"a {style} person"`` minus that of ``"a person"``; "prior" edits
-each latent with the model's latent prior (SDEdit: ``strength`` in [0, 1] of the way back to noise, then
-the flow to ``"a {style} person"``), for any style in words. "pose" works on the joints themselves, not the
-latent: each frame's pose in the body's own frame (pelvis over the origin, facing +Z) keeps its timing and
-gets the target style's posture and amplitude, ``pose + strength * (target mean - source mean)`` around the
-clip's own mean and its deviations scaled by ``(target spread / source spread) ** strength`` (bounded to
-:data:`POSE_RATIO`), from train-split
-statistics per style (the source style predicted from the clip's own statistics unless given); posture
-and amplitude carry much of a style (a bent back, wide arms, small steps), and nothing passes through the
-decoder, which loses detail. The method
-and the default strength were chosen on ``val`` (``capabilities.json``), as was whether to decode the moved latents outright or to add
-only the change they make to the clip's own windows (``residual``, which keeps detail the VAE loses).
-The result keeps the clip's bone lengths and plants its feet.
+each latent with the model's latent prior (SDEdit: ``strength`` in [0, 1] of the way back to noise, then the
+flow to ``"a {style} person"``). Decoded latents lose detail; ``residual`` adds only the change they make to
+the clip's own windows instead.
+
+"pose" works on the joints: each frame's pose in the body's own frame (pelvis over the origin, facing +Z)
+keeps its timing and gets the target style's posture and amplitude, ``pose + strength * (target mean -
+source mean)`` around the clip's own mean and its deviations scaled by ``(target spread / source spread)
+** strength`` (bounded to :data:`POSE_RATIO`), from train-split statistics per style (the source style
+predicted from the clip's own statistics unless given); posture and amplitude carry much of a style (a
+bent back, wide arms, small steps), and nothing passes through the decoder.
+
+"data", "adain" and "pose" need a style the corpus labels; any other style goes by words ("text" or
+"prior", whichever did better on val). The method, its strength and ``residual`` were chosen on ``val``
+(``capabilities.json``). The result keeps the clip's bone lengths and plants its feet.
 """
 
 from __future__ import annotations
