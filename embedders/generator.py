@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from embedders.base import SavableModule
-from embedders.motion import DanceVAE, PoseDecoder
+from embedders.motion import DanceVAE, pose_decoder
 from embedders.text import MINILM_DIM, TextProjector, TextProjectorConfig
 from motion.windows import DEFAULT_SIZE, N_FEATURES
 
@@ -29,6 +29,7 @@ class GeneratorConfig:
     seq_len: int = DEFAULT_SIZE
     n_features: int = N_FEATURES
     projector_hidden: int = 512
+    decoder: str = "gru"  # the VAE's decoder kind ("gru" or "conv"), whose weights it starts from
 
 
 class TextToDanceGenerator(SavableModule):
@@ -41,7 +42,7 @@ class TextToDanceGenerator(SavableModule):
         super().__init__(config)
         c = config
         self.condition = nn.Sequential(nn.Linear(c.text_dim + c.latent, c.latent), nn.LayerNorm(c.latent))
-        self.decoder = PoseDecoder(c.latent, c.hidden, c.n_features, c.seq_len)
+        self.decoder = pose_decoder(c.decoder, c.latent, c.hidden, c.n_features, c.seq_len)
         self.projector = TextProjector(TextProjectorConfig(c.text_dim, c.projector_hidden, c.latent))
         self.projector.requires_grad_(False)
 
@@ -51,7 +52,7 @@ class TextToDanceGenerator(SavableModule):
         v, p = vae.config, projector.config
         if p.latent != v.latent:
             raise ValueError(f"projector latent {p.latent} != VAE latent {v.latent}")
-        gen = cls(GeneratorConfig(p.text_dim, v.latent, v.hidden, v.seq_len, v.n_features, p.hidden))
+        gen = cls(GeneratorConfig(p.text_dim, v.latent, v.hidden, v.seq_len, v.n_features, p.hidden, v.decoder))
         gen.decoder.load_state_dict(vae.decoder.state_dict())
         gen.projector.load_state_dict(projector.state_dict())
         return gen

@@ -4,6 +4,10 @@ Inputs are normalised window features (B, S, F): S frames of F = 19 joints x 3 h
 coordinates (see :mod:`motion.windows`). The encoder (Linear -> LSTM -> attention pooling) is shared
 by the VAE (stage 1) and the InfoNCE motion encoder (stage 7); the decoder (Linear -> repeat S times
 -> GRU -> Linear per frame) by the VAE and the text-to-dance generator (stage 6).
+
+The VAE can instead use a window MLP encoder and a convolutional decoder (``VAEConfig.encoder = "mlp"``,
+``decoder = "conv"``): the recurrent pair, and any sizeable KL weight, reconstruct no step alternation
+(docs/experiments.md, "Why generated walks glide"); these options are what that entry measured.
 """
 
 from __future__ import annotations
@@ -54,6 +58,46 @@ class TransformerMotionEncoder(nn.Module):
         return self.norm(self.layers(h)[:, 0])
 
 
+class WindowMLPEncoder(nn.Module):
+    """(B, S, F) -> (B, H): the whole window flattened, Linear to 512, GELU, Linear to H (keeps the timing
+    of every frame, e.g. the phase of a step, which attention pooling averages away)."""
+
+    def __init__(self, n_features: int, hidden: int, seq_len: int, width: int = 512) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(seq_len * n_features, width), nn.GELU(), nn.Linear(width, hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvPoseDecoder(nn.Module):
+    """(B, C) -> (B, S, F): Linear to ``coarse`` frames of ``channels``, linear upsampling to S frames, two
+    1-D convolutions (width 5, GELU) and a convolution to F per frame: every frame of its own, neighbours
+    agreeing (an MLP over all frames jitters frame to frame)."""
+
+    def __init__(self, cond_dim: int, n_features: int, seq_len: int, channels: int = 256, coarse: int = 13) -> None:
+        super().__init__()
+        self.channels, self.coarse = channels, coarse
+        self.input = nn.Linear(cond_dim, channels * coarse)
+        self.core = nn.Sequential(nn.Upsample(size=seq_len, mode="linear", align_corners=True),
+                                  nn.Conv1d(channels, channels, 5, padding=2), nn.GELU(),
+                                  nn.Conv1d(channels, channels, 5, padding=2), nn.GELU())
+        self.output = nn.Conv1d(channels, n_features, 5, padding=2)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        h = nn.functional.gelu(self.input(cond)).view(len(cond), self.channels, self.coarse)
+        return self.output(self.core(h)).transpose(1, 2)
+
+
+def pose_decoder(kind: str, cond_dim: int, hidden: int, n_features: int, seq_len: int) -> nn.Module:
+    """The VAE's (and the generator's) decoder: "gru" (:class:`PoseDecoder`) or "conv" (:class:`ConvPoseDecoder`)."""
+    if kind == "gru":
+        return PoseDecoder(cond_dim, hidden, n_features, seq_len)
+    if kind == "conv":
+        return ConvPoseDecoder(cond_dim, n_features, seq_len)
+    raise ValueError(f"unknown pose decoder {kind!r}: gru or conv")
+
+
 class PoseDecoder(nn.Module):
     """(B, C) -> (B, S, F): Linear to H, repeated over S frames, GRU(H), Linear to F per frame."""
 
@@ -69,6 +113,11 @@ class PoseDecoder(nn.Module):
         states, _ = self.gru(h.contiguous())
         return self.output(states)
 
+    @property
+    def core(self) -> nn.Module:
+        """The recurrent middle (what the generator unfreezes last)."""
+        return self.gru
+
 
 @dataclass
 class VAEConfig:
@@ -78,6 +127,8 @@ class VAEConfig:
     seq_len: int = DEFAULT_SIZE
     hidden: int = 128
     latent: int = 128
+    encoder: str = "lstm"  # "lstm" (MotionEncoder) or "mlp" (WindowMLPEncoder)
+    decoder: str = "gru"   # "gru" (PoseDecoder) or "conv" (ConvPoseDecoder)
 
 
 class DanceVAE(SavableModule):
@@ -89,10 +140,13 @@ class DanceVAE(SavableModule):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__(config)
         c = config
-        self.encoder = MotionEncoder(c.n_features, c.hidden)
+        if c.encoder not in ("lstm", "mlp"):
+            raise ValueError(f"unknown VAE encoder {c.encoder!r}: lstm or mlp")
+        self.encoder: nn.Module = (MotionEncoder(c.n_features, c.hidden) if c.encoder == "lstm"
+                                   else WindowMLPEncoder(c.n_features, c.hidden, c.seq_len))
         self.mu = nn.Linear(c.hidden, c.latent)
         self.logvar = nn.Linear(c.hidden, c.latent)
-        self.decoder = PoseDecoder(c.latent, c.hidden, c.n_features, c.seq_len)
+        self.decoder = pose_decoder(c.decoder, c.latent, c.hidden, c.n_features, c.seq_len)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Windows (B, S, F) -> mu, logvar, each (B, L)."""

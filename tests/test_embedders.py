@@ -50,6 +50,7 @@ def _outputs(module: SavableModule, x: torch.Tensor, t: torch.Tensor, mu: torch.
 
 MODULES = [
     lambda: _vae(),
+    lambda: DanceVAE(VAEConfig(seq_len=S, hidden=H, latent=L, encoder="mlp", decoder="conv")),
     lambda: _projector(),
     lambda: ProjectionHeads(ProjectionHeadsConfig(dim=L)),
     lambda: DanceToText(DanceToTextConfig(latent=L, hidden=32)),
@@ -114,6 +115,31 @@ def test_vae_eval_is_deterministic_and_training_samples() -> None:
     torch.manual_seed(1)
     sampled, _, _ = vae(x)
     assert not torch.allclose(sampled, recon)
+
+
+def test_the_window_vae_keeps_every_frame_and_its_generator_starts_from_it() -> None:
+    """The MLP encoder sees each frame's place in the window (shuffling frames changes mu); the conv decoder
+    writes a window per latent; a generator on that VAE starts from its decoder and unfreezes the convolutions
+    last; an unknown kind is refused by name."""
+    from training.stages.generator import set_trainable
+
+    torch.manual_seed(0)
+    vae = DanceVAE(VAEConfig(seq_len=S, hidden=H, latent=L, encoder="mlp", decoder="conv")).eval()
+    x = torch.randn(2, S, F)
+    assert not torch.allclose(vae.embed_mu(x), vae.embed_mu(x.flip(1)), atol=1e-4)
+    assert vae.decode(torch.randn(3, L)).shape == (3, S, F)
+    gen = TextToDanceGenerator.from_stages(vae, _projector())
+    assert gen.config.decoder == "conv"
+    for (k, a), b in zip(vae.decoder.state_dict().items(), gen.decoder.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    set_trainable(gen, 2, 9)
+    assert gen.decoder.input.weight.requires_grad is False and gen.decoder.core[1].weight.requires_grad is False
+    set_trainable(gen, 6, 9)
+    assert gen.decoder.input.weight.requires_grad and gen.decoder.core[1].weight.requires_grad
+    with pytest.raises(ValueError, match="decoder 'lstm'"):
+        DanceVAE(VAEConfig(decoder="lstm"))
+    with pytest.raises(ValueError, match="encoder 'gru'"):
+        DanceVAE(VAEConfig(encoder="gru"))
 
 
 def test_generator_starts_from_vae_decoder_and_generates_from_text() -> None:

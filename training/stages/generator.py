@@ -49,12 +49,13 @@ class GeneratorTrainConfig(LoopConfig):
 
 
 def set_trainable(gen: TextToDanceGenerator, epoch: int, n_epochs: int) -> None:
-    """Progressive unfreezing in phase a: conditioning only, then decoder in/out layers, then the GRU."""
+    """Progressive unfreezing in phase a: conditioning only, then decoder in/out layers, then its core
+    (the GRU, or the convolutions)."""
     third = max(1, n_epochs // 3)
     gen.condition.requires_grad_(True)
     gen.decoder.input.requires_grad_(epoch >= third)
     gen.decoder.output.requires_grad_(epoch >= third)
-    gen.decoder.gru.requires_grad_(epoch >= 2 * third)
+    gen.decoder.core.requires_grad_(epoch >= 2 * third)
 
 
 def _batch(windows: WindowSet, text: torch.Tensor, win: np.ndarray, cap: np.ndarray) -> tuple[torch.Tensor, ...]:
