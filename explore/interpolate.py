@@ -75,14 +75,14 @@ def _resample(latents: torch.Tensor, n: int) -> torch.Tensor:
     return latents[torch.from_numpy(_pick(len(latents), n))]
 
 
-def _detail(model: DanceSearchModel, end: Endpoint, n: int) -> np.ndarray | None:
-    """A motion end's own windows minus their VAE reconstruction (n, S, J, 3), resampled as its latents
-    are; None for a text end."""
+def _detail(model: DanceSearchModel, end: Endpoint, latents: torch.Tensor) -> np.ndarray | None:
+    """A motion end's own windows minus their VAE reconstruction (n, S, J, 3), given the end's n latents
+    from :func:`_latents` (resampled alike); None for a text end."""
     if end.positions is None:
         return None
     starts = clip_starts(model, len(end.positions), MAX_WINDOWS)
-    own = own_windows(model, end.positions, starts)
-    return (own - decode_windows(model, encode_clip(model, end.positions, starts)))[_pick(len(starts), n)]
+    own = own_windows(model, end.positions, starts)[_pick(len(starts), len(latents))]
+    return own - decode_windows(model, latents)
 
 
 def _latents(model: DanceSearchModel, end: Endpoint, n: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -116,7 +116,7 @@ def interpolate(model: DanceSearchModel, a: Endpoint, b: Endpoint, steps: int = 
     la, lb = _lengths(a, s), _lengths(b, s)
     ts = [float(t) for t in np.linspace(0.0, 1.0, steps)]
     decoder = "generator" if ea is not None and eb is not None else "vae"
-    da, db = (_detail(model, a, n), _detail(model, b, n)) if detail and decoder == "vae" else (None, None)
+    da, db = (_detail(model, a, za), _detail(model, b, zb)) if detail and decoder == "vae" else (None, None)
     motions = []
     for t in ts:
         z = (1 - t) * za + t * zb

@@ -86,19 +86,26 @@ coordinate: a joint that barely moves in the source style would otherwise have i
 _PELVIS = JOINT_INDEX["pelvis"]
 
 
+def _ground(positions: np.ndarray) -> np.ndarray:
+    """The pelvis's point on the floor per frame (T, 1, 3), float64."""
+    return np.asarray(positions, dtype=np.float64)[:, _PELVIS:_PELVIS + 1] * np.array([1.0, 0.0, 1.0])
+
+
 def body_pose(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's joints (T, J, 3) relative to the pelvis's floor point, turned to face +Z (the pelvis
     height stays, so a crouch shows), and the frames' headings (T,) to turn them back."""
     pos = np.asarray(positions, dtype=np.float64)
     heading = np.unwrap(facing_angles(pos))
-    ground = pos[:, _PELVIS:_PELVIS + 1] * np.array([1.0, 0.0, 1.0])
-    return np.einsum("tij,tkj->tki", rotation_y(-heading), pos - ground), heading
+    return np.einsum("tij,tkj->tki", rotation_y(-heading), pos - _ground(pos)), heading
+
+
+def _statistics(pose: np.ndarray) -> np.ndarray:
+    return np.stack([pose.mean(0), pose.std(0)])
 
 
 def pose_statistics(positions: np.ndarray) -> np.ndarray:
     """Mean and spread over time of the body-frame pose (2, J, 3): the posture and amplitude of a motion."""
-    pose, _ = body_pose(positions)
-    return np.stack([pose.mean(0), pose.std(0)])
+    return _statistics(body_pose(positions)[0])
 
 
 def predict_pose_style(stats: np.ndarray, settings: CapabilitySettings) -> str | None:
@@ -114,18 +121,16 @@ def pose_transfer(positions: np.ndarray, style: str, strength: float, settings: 
                   source_style: str | None) -> tuple[np.ndarray, str]:
     """The motion (T, J, 3) with the target style's posture and amplitude (see the module docstring),
     before bone projection and foot planting; and the source style used (given or predicted)."""
-    stats = pose_statistics(positions)
+    pose, heading = body_pose(positions)
+    stats = _statistics(pose)
     src = source_style or predict_pose_style(stats, settings)
     if src is None or src not in settings.style_pose or style not in settings.style_pose:
         raise StyleError(f"no train-split pose statistics for {src!r} -> {style!r}")
     source = np.asarray(settings.style_pose[src]).reshape(stats.shape)
     target = np.asarray(settings.style_pose[style]).reshape(stats.shape)
-    pose, heading = body_pose(positions)
     ratio = np.clip((target[1] / np.maximum(source[1], 1e-3)) ** strength, *POSE_RATIO)
     moved = stats[0] + strength * (target[0] - source[0]) + (pose - stats[0]) * ratio
-    pos = np.asarray(positions, dtype=np.float64)
-    ground = pos[:, _PELVIS:_PELVIS + 1] * np.array([1.0, 0.0, 1.0])
-    return (np.einsum("tij,tkj->tki", rotation_y(heading), moved) + ground).astype(np.float32), src
+    return (np.einsum("tij,tkj->tki", rotation_y(heading), moved) + _ground(positions)).astype(np.float32), src
 
 
 def predict_style(z: torch.Tensor, settings: CapabilitySettings) -> str | None:
