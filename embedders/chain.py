@@ -40,3 +40,25 @@ def chain_windows(windows: Sequence[np.ndarray], n_frames: int, blend: int = BLE
         mixed = out[-k:] * (1 - alpha) + placed[:k] * alpha
         out = np.concatenate([out[:-k], mixed, placed[k:]])
     return out[:n_frames]
+
+
+def seam_cost(previous: np.ndarray, window: np.ndarray, blend: int = BLEND_FRAMES) -> float:
+    """Mean joint distance (m) over the cross-faded frames between ``previous``'s end and ``window`` placed
+    after it: how much the cross-fade has to hide (pose and velocity both differ where it is large)."""
+    placed = place_after(previous, np.asarray(window, np.float32), blend)
+    k = min(blend, len(previous), len(placed))
+    return float(np.linalg.norm(previous[-k:] - placed[:k], axis=-1).mean())
+
+
+def chain_best(candidates: Sequence[Sequence[np.ndarray]], blend: int = BLEND_FRAMES) -> list[np.ndarray]:
+    """One window per slot from ``candidates[i]`` (the options for slot ``i``), greedily the option with
+    the smallest :func:`seam_cost` after the motion chained so far (slot 0 takes its first option)."""
+    if not len(candidates) or not len(candidates[0]):
+        raise ValueError("no windows to chain")
+    chosen = [np.asarray(candidates[0][0], np.float32)]
+    out = chosen[0]
+    for options in candidates[1:]:
+        best = min(options, key=lambda w: seam_cost(out, w, blend))
+        chosen.append(np.asarray(best, np.float32))
+        out = chain_windows([out, chosen[-1]], len(out) + len(best) - blend, blend)
+    return chosen

@@ -3,7 +3,7 @@
 ``capabilities.json`` in the model directory (written by ``dancesearch eval-capabilities --calibrate``)
 holds the classification temperature and prompt, the stylization method and strength, the concept
 learner's settings, generation's latent (the projector's plus noise, or the latent prior's sample
-with its guidance), a reference skeleton (bone lengths) and the style means
+with its guidance) and what decodes it (the stage-6 generator or the VAE's decoder), a reference skeleton (bone lengths) and the style means
 in the VAE latent. The model's weights are never touched; a model without the file gets the defaults
 below (documented as such, not tuned).
 """
@@ -45,6 +45,8 @@ class CapabilitySettings:
     generation_noise: float = 0.0
     generation_latent: str = "projector"  # "projector" (stage 3 + noise) or "prior" (the latent prior's sample)
     generation_guidance: float = 1.0      # the prior's classifier-free guidance (1: none)
+    generation_decoder: str = "generator"  # "generator" (stage 6, text + latent) or "vae" (the VAE decodes the latent)
+    generation_candidates: int = 1         # samples per chained window; the one that joins best is kept
     bone_lengths: list[float] = field(default_factory=list)  # reference skeleton (J,), metres; [] = per clip
     style_means: dict[str, list[float]] = field(default_factory=dict)  # style -> mean VAE mu (train)
     style_global: list[float] = field(default_factory=list)             # mean VAE mu of the styled clips

@@ -243,6 +243,59 @@ def test_generation_draws_another_motion_per_seed_from_the_latent_prior(model: A
     assert np.allclose(generate(model, text, 2.0, 0, mean_latent), generate(model, text, 2.0, 1, mean_latent))
 
 
+def test_chaining_keeps_the_window_that_continues_the_motion(model: Any, corpus: Path) -> None:
+    from embedders.chain import BLEND_FRAMES, chain_best, seam_cost
+    from explore.latent import own_windows
+
+    run = clip(corpus, "run_normal_001")
+    step = model.window_size - BLEND_FRAMES  # the next window starts where the cross-fade begins
+    first, follows, elsewhere, later = own_windows(model, run, [0, step, step + 13, 2 * step])
+    assert seam_cost(first, follows) < 0.02 < seam_cost(first, elsewhere)
+    chosen = chain_best([[first], [elsewhere, follows], [later, elsewhere]])
+    assert np.array_equal(chosen[1], follows) and np.array_equal(chosen[2], later)
+    with pytest.raises(ValueError, match="no windows"):
+        chain_best([])
+
+
+def test_generation_picks_among_candidates_the_windows_that_join_best(model: Any) -> None:
+    from dataclasses import replace
+
+    from embedders.chain import seam_cost
+    from explore.generation import sample_windows
+
+    s, text = model.capabilities, "a person runs"
+    costs = {}
+    for k in (1, 8):
+        w = sample_windows(model, text, 4, seed=0, guidance=s.generation_guidance, decoder="vae", candidates=k)
+        assert w.shape == (4, model.window_size, *w.shape[2:])
+        costs[k] = np.mean([seam_cost(w[i], w[i + 1]) for i in range(3)])
+    assert costs[8] < costs[1]
+    with pytest.raises(ValueError, match="at least 1"):
+        sample_windows(model, text, 2, candidates=0)
+    assert replace(s, generation_candidates=4).generation_candidates == 4
+
+
+def test_generation_decodes_the_same_latents_by_the_vae_or_the_generator(model: Any) -> None:
+    import torch
+
+    from explore.generation import TEXT_NOISE, sample_windows
+    from explore.latent import decode_windows, generate_windows
+
+    text, g = "a person walks forward", model.capabilities.generation_guidance
+    by_vae = sample_windows(model, text, 2, seed=3, guidance=g, decoder="vae")
+    by_gen = sample_windows(model, text, 2, seed=3, guidance=g, decoder="generator")
+    # the same seeded latents, decoded by each decoder
+    gen = torch.Generator().manual_seed(3)
+    e = model.minilm([text]).expand(2, -1).clone()
+    e[1:] += TEXT_NOISE * torch.randn(e[1:].shape, generator=gen)
+    z = model.latent_prior.sample(e, guidance=g, generator=gen)
+    np.testing.assert_allclose(by_vae, decode_windows(model, z), atol=1e-5)
+    np.testing.assert_allclose(by_gen, generate_windows(model, e, z), atol=1e-5)
+    assert np.abs(by_vae - by_gen).mean() > 1e-3
+    with pytest.raises(ValueError, match="unknown generation decoder"):
+        sample_windows(model, text, 1, decoder="diffusion")
+
+
 # ---- export -------------------------------------------------------------------------------------
 
 def test_export_on_a_users_rig_reads_back_with_the_rigs_bone_lengths(model: Any, corpus: Path,

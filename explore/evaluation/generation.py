@@ -11,7 +11,10 @@ Diversity: 3 seeds per text, the mean pairwise joint distance (m, after putting 
 the mean pairwise shared-space cosine distance. ``generation_noise`` is chosen on ``val``: the largest
 value whose R@3 is within 0.03 of no noise. A model with a latent prior then has the prior's guidance
 chosen on ``val`` (best R@3, the smaller guidance on a tie), and the prior replaces the projector's
-latent only when its R@3 is higher than the projector's.
+latent only when its R@3 is higher than the projector's. Last the decoder: the VAE's replaces the
+generator when its R@3 is within ``DECODER_TOLERANCE`` of the generator's and its feet skate less; and
+the samples per chained window: of ``CANDIDATES``, the one whose feet skate least among those with R@3
+within that tolerance of one sample's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from training.eval_tasks import EncodedSplit
 
 NOISES = (0.0, 0.25, 0.5, 1.0)
 GUIDANCES = (1.0, 2.0, 3.0, 4.0, 6.0)
+DECODERS = ("generator", "vae")
+DECODER_TOLERANCE = 0.03
+"""The VAE's decoder replaces the generator when its val R@3 is at most this much lower and its feet skate less;
+the same tolerance bounds the candidates per chained window (:data:`CANDIDATES`)."""
+CANDIDATES = (1, 4, 8)
 SEEDS = 3
 SECONDS = 4.0
 
@@ -71,13 +79,15 @@ def run(model: DanceSearchModel, data: EncodedWindows, s: CapabilitySettings, n:
     texts = [q for q, _ in pairs]
     ours = [generate(model, t, SECONDS, 0, s) for t in texts]
     out: dict[str, object] = {"texts": len(texts), "noise": s.generation_noise, "latent": s.generation_latent,
-                              "guidance": s.generation_guidance,
+                              "guidance": s.generation_guidance, "decoder": s.generation_decoder,
+                              "candidates": s.generation_candidates,
                               "R@3": _r_at_3(model, texts, ours, seed), "random_R@3": 3 / GALLERY}
+    out["generated"] = _mean_stats(ours)
     if not full:
         return out
     raw = [DanceSearchModel.generate(model, t, SECONDS) for t in texts]
     out["R@3_shipped_path"] = _r_at_3(model, texts, raw, seed)
-    out["generated"], out["shipped_path"] = _mean_stats(ours), _mean_stats(raw)
+    out["shipped_path"] = _mean_stats(raw)
     real_by_key: dict[str, list[int]] = {}
     for i, k in enumerate(data.windows.keys):
         if k:
@@ -97,9 +107,17 @@ def run(model: DanceSearchModel, data: EncodedWindows, s: CapabilitySettings, n:
     return out
 
 
+def _r3_skate(result: dict[str, object]) -> tuple[float, float]:
+    """(R@3, mean foot skate of the generated motions) of a :func:`run` result."""
+    generated = result["generated"]
+    assert isinstance(generated, dict)
+    return float(result["R@3"]), float(generated["foot_skate"])  # type: ignore[arg-type]
+
+
 def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySettings
               ) -> tuple[CapabilitySettings, dict[str, object]]:
-    """Bone lengths (the motion's own or the reference skeleton's) by val R@3, then the latent noise."""
+    """Bone lengths (the motion's own or the reference skeleton's) by val R@3, then the latent noise, the
+    latent prior's guidance, the decoder and the samples per chained window (module docstring)."""
     bones = {b: float(run(model, val, replace(base, generation_bones=b), full=False)["R@3"])  # type: ignore[arg-type]
              for b in ("own", "reference")}
     base = replace(base, generation_bones="own" if bones["own"] >= bones["reference"] else "reference")
@@ -116,7 +134,16 @@ def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySett
     best = max(GUIDANCES, key=lambda g: (prior[g], -g))
     if prior[best] > float(table[base.generation_noise]["R@3"]):  # type: ignore[arg-type]
         base = replace(base, generation_latent="prior", generation_guidance=best)
-    return base, notes
+    by_decoder = {d: _r3_skate(run(model, val, replace(base, generation_decoder=d), full=False)) for d in DECODERS}
+    notes["by decoder"] = {d: {"R@3": r3, "foot_skate": skate} for d, (r3, skate) in by_decoder.items()}
+    (gen_r3, gen_skate), (vae_r3, vae_skate) = by_decoder["generator"], by_decoder["vae"]
+    use_vae = vae_r3 >= gen_r3 - DECODER_TOLERANCE and vae_skate < gen_skate
+    base = replace(base, generation_decoder="vae" if use_vae else "generator")
+    by_k = {k: _r3_skate(run(model, val, replace(base, generation_candidates=k), full=False)) for k in CANDIDATES}
+    notes["by candidates"] = {str(k): {"R@3": r3, "foot_skate": skate} for k, (r3, skate) in by_k.items()}
+    fits = [k for k in CANDIDATES if by_k[k][0] >= by_k[1][0] - DECODER_TOLERANCE]
+    best_k = min(fits, key=lambda k: (by_k[k][1], k))
+    return replace(base, generation_candidates=best_k), notes
 
 
 def reference_lengths(train: EncodedWindows, n: int = 2000, seed: int = 0) -> list[float]:
