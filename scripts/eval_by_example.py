@@ -7,7 +7,7 @@ averaged over ``K`` neighbouring pairs each way at the same time shift (:func:`s
 
 * cross-rig R@1: clips written on other rig conventions and body sizes and read back through the
   product's readers (:func:`training.eval_v2.cross_rig`'s clips): is the original moment first?
-* P@5 same content + style (Bandai) and same genre, and label P@10: what "similar" is for, to show the
+* P@5 same content + style (Bandai queries, and Bandai-2's alone) and same genre, and label P@10: what "similar" is for, to show the
   cost of ranking by pose;
 * Perfume cross-dancer R@1 (test split only: Perfume is test-only).
 
@@ -77,6 +77,7 @@ def main() -> None:
     keys = cids.astype(np.int64) * CLIP_FRAMES + starts
     other = cids[:, None] != cids[None, :]
     bandai = np.flatnonzero(np.char.startswith(src, "bandai"))
+    bandai2 = np.flatnonzero(src == "bandai-2")
     genres = np.array([str(lab.get("genre", "")) for lab in split.windows.labels], dtype=object)
     with_genre = np.flatnonzero(genres != "")
     has_key = split.keys != ""
@@ -102,6 +103,9 @@ def main() -> None:
             if len(bandai):
                 rel = (split.keys[bandai][:, None] == split.keys[None, :]) & other[bandai]
                 row["P@5 content+style"] = precision_at_k(scores[bandai], rel, 5)
+            if len(bandai2):
+                rel = (split.keys[bandai2][:, None] == split.keys[None, :]) & other[bandai2]
+                row["P@5 content+style bandai-2"] = precision_at_k(scores[bandai2], rel, 5)
             if len(with_genre):
                 rel = (genres[with_genre][:, None] == genres[None, :]) & other[with_genre]
                 row["P@5 genre"] = precision_at_k(scores[with_genre], rel, 5)

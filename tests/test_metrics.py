@@ -68,3 +68,18 @@ def test_random_expectation_matches_simulation() -> None:
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError):
         first_relevant_ranks(np.zeros((2, 3)), np.zeros((2, 4), bool))
+
+
+def test_grouped_by_example_precision_by_hand() -> None:
+    """Bandai-2 queries alone (the issue's figure) and all Bandai queries, each query's own clip excluded."""
+    from types import SimpleNamespace
+
+    from training.eval_v2 import grouped_precision
+
+    vectors = np.array([[1, 0], [1, 0], [0.8, 0.6], [0, 1], [0.6, 0.8]])
+    windows = SimpleNamespace(sources=["bandai-2"] * 4 + ["bandai-1"], clip_ids=np.array([0, 0, 1, 2, 3]),
+                              labels=[{}] * 5)
+    keys = np.array(["walk|sad", "walk|sad", "walk|sad", "run|happy", "run|happy"], dtype=object)
+    out = grouped_precision(vectors, SimpleNamespace(windows=windows, keys=keys), k=1)  # type: ignore[arg-type]
+    # nearest other clip: w0, w1 -> clip 1 (same key); w2 -> clip 3 (other key); w3 -> clip 3 (same); w4 -> clip 1
+    assert out == {"P@5 content+style": pytest.approx(3 / 5), "P@5 content+style bandai-2": pytest.approx(3 / 4)}

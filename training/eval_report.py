@@ -104,6 +104,7 @@ def _v2_lines(v2: dict[str, Any] | None) -> list[str]:
              row("kinematic queries R@5", dig("kinematic", "R@5")),
              row("kinematic queries P@10", dig("kinematic", "P@10")),
              row("by example P@5, same content + style", dig("grouped", "P@5 content+style")),
+             row("by example P@5, same content + style, Bandai-2 queries", dig("grouped", "P@5 content+style bandai-2")),
              row("by example P@5, same genre", dig("grouped", "P@5 genre")),
              row("Perfume cross-dancer R@1", dig("perfume", "perfume_R@1")),
              row("Perfume cross-dancer R@5", dig("perfume", "perfume_R@5")),
