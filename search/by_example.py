@@ -24,10 +24,13 @@ as everywhere, the mean over the query's windows of its best (re-scored) window;
 around its best re-scored window.
 
 Settings chosen on val by ``scripts/eval_by_example.py --split val --choose`` (docs/experiments.md,
-"Search by example in temporal context"): context K = 2 for ``similar`` (best val label P@10) and, for
-``same``, weight 0.5 with K = 1 (best val cross-rig R@1). Test, once: "similar" cross-rig R@1 0.871 ->
-0.912, Perfume cross-dancer R@1 0.728 -> 0.766, Bandai content+style P@5 0.578 -> 0.610 (same-genre P@5
-0.725 -> 0.698); "same" cross-rig 0.918 -> 0.924, Perfume 0.766 -> 0.793. Pose vectors of candidate
+"Search by example in temporal context" and "... the same moment by another performer"): context K = 2 for
+``similar`` (best val label P@10) and, for ``same``, weight 0.5 with K = 8 (best val mean of cross-rig R@1
+and the synthetic other-performer R@1 of :mod:`training.eval_performers`; K = 1 before, by cross-rig
+alone). Test, once: "similar" cross-rig R@1 0.871 -> 0.912, Perfume cross-dancer R@1 0.728 -> 0.766,
+Bandai content+style P@5 0.578 -> 0.610 (same-genre P@5 0.725 -> 0.698); "same" (at first pose weight
+0.35 without context) cross-rig 0.918 -> 0.936,
+Perfume 0.766 -> 0.923 (0.793 with K = 1). Pose vectors of candidate
 clips are computed from the motion store and kept in a small LRU (:data:`POSE_CACHE_CLIPS` clips).
 """
 

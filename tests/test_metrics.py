@@ -83,3 +83,32 @@ def test_grouped_by_example_precision_by_hand() -> None:
     out = grouped_precision(vectors, SimpleNamespace(windows=windows, keys=keys), k=1)  # type: ignore[arg-type]
     # nearest other clip: w0, w1 -> clip 1 (same key); w2 -> clip 3 (other key); w3 -> clip 3 (same); w4 -> clip 1
     assert out == {"P@5 content+style": pytest.approx(3 / 5), "P@5 content+style bandai-2": pytest.approx(3 / 4)}
+
+
+def test_another_performer_keeps_the_moment_and_changes_the_body() -> None:
+    """The Perfume stand-in (training.eval_performers): a mild smooth time warp, another posture and size."""
+    from types import SimpleNamespace
+
+    from motion.skeleton import JOINT_INDEX, N_JOINTS
+    from training.eval_performers import MAX_SPEED_CHANGE, TOLERANCE_FRAMES, performed_again, relevant_windows
+
+    rng = np.random.default_rng(0)
+    long = rng.normal(size=(400, N_JOINTS, 3)).cumsum(0).astype(np.float32) * 0.01
+    short = long[:100]
+    windows = SimpleNamespace(clips_in_order=lambda: [7, 8], clip_positions={7: long, 8: short})
+    copies = performed_again(SimpleNamespace(windows=windows), seed=1)
+    assert [c.clip_id for c in copies] == [7]  # the 4 s clip is too short to perform again
+    copy = copies[0]
+    speed = np.diff(copy.source_frame)
+    assert len(copy.positions) == len(copy.source_frame) and copy.source_frame[0] == 0
+    assert np.all(speed >= 1 - MAX_SPEED_CHANGE - 1e-9) and np.all(speed <= 1 + MAX_SPEED_CHANGE + 1e-9)
+    assert speed.max() - speed.min() > MAX_SPEED_CHANGE  # the speed does vary
+    pelvis = JOINT_INDEX["pelvis"]
+    moment = np.round(copy.source_frame).astype(int)
+    np.testing.assert_allclose(copy.positions[:, pelvis], long[moment, pelvis], atol=0.02)  # the same path
+    body = copy.positions - copy.positions[:, pelvis:pelvis + 1]
+    assert np.abs(body - (long - long[:, pelvis:pelvis + 1])[moment]).mean() > 0.01  # another body
+    starts = np.arange(0, 400, 20)
+    rel = relevant_windows(copy, np.array([0, 200]), np.full(len(starts), 7), starts)
+    assert rel[0].sum() == 2 and rel[0, 0]  # starts 0 and 20 are within 1 s of frame 0
+    assert rel[1].sum() >= 2 and np.all(np.abs(starts[rel[1]] - copy.source_frame[200]) <= TOLERANCE_FRAMES)

@@ -120,8 +120,15 @@ def test_eval_end_to_end(trained, tmp_path: Path) -> None:
     assert 0.0 <= t2m["R@1"] <= t2m["R@5"] <= t2m["R@10"] <= 1.0
     assert rows["random"]["motion_to_motion"]["perfume_queries"] > 0
     md = (tmp_path / "eval" / "report.md").read_text()
-    for section in ("Text -> motion", "Motion -> text", "Motion -> motion", "Compositional", "generation"):
+    for section in ("Text -> motion", "Motion -> text", "Motion -> motion", "Compositional", "generation",
+                    "Search by example as the engine scores windows"):
         assert section in md
+    modes = report["v2"]["search_modes"]
+    search = json.loads((opts.out / "config.json").read_text())["search"]
+    assert set(modes) == {"similar", "same"} and modes["similar"]["pose_weight"] == 0.0
+    assert modes["same"]["pose_weight"] == search.get("same_motion_pose_weight", 0.5)
+    for r in modes.values():
+        assert 0.0 <= r["perfume_R@1"] <= r["perfume_R@5"] <= 1.0 and 0.0 <= r["P@5 content+style bandai-2"] <= 1.0
     assert json.loads((tmp_path / "eval" / "report.json").read_text())["split"] == "test"
 
 

@@ -114,4 +114,17 @@ def _v2_lines(v2: dict[str, Any] | None) -> list[str]:
              row("in-domain served from the library at the threshold", dig("off_domain", "in_domain_served")),
              row("off-domain sent to generation at the threshold", dig("off_domain", "off_domain_generated")),
              ""]
+    modes = v2.get("search_modes")
+    if modes:
+        lines += ["Search by example as the engine scores windows (`--match similar|same`): the learned space, with the "
+                  "normalised poses blended in for `same`, each query window matched with its neighbours in its own clip "
+                  "(the model's `by_example_context`); whole split as gallery, every window a query.", "",
+                  "| match | pose weight | context (windows each way) | Perfume R@1 | Perfume R@5 | "
+                  "P@5 content + style, Bandai-2 | P@5 content + style, all Bandai | P@5 genre |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for match, r in modes.items():
+            lines.append(f"| {match} | {_fmt(r.get('pose_weight'))} | {r.get('context')} | {_fmt(r.get('perfume_R@1'))} | "
+                         f"{_fmt(r.get('perfume_R@5'))} | {_fmt(r.get('P@5 content+style bandai-2'))} | "
+                         f"{_fmt(r.get('P@5 content+style'))} | {_fmt(r.get('P@5 genre'))} |")
+        lines.append("")
     return lines

@@ -84,10 +84,15 @@ def kinematic_precision(model: DanceSearchModel, split: EncodedSplit, queries: T
 
 def grouped_precision(vectors: np.ndarray, split: EncodedSplit, k: int = 5) -> dict[str, float]:
     """P@k by example: same content + style (Bandai windows) and same genre (genre-labelled windows)."""
+    return grouped_precision_of_scores(vectors @ vectors.T, split, k)
+
+
+def grouped_precision_of_scores(sims: np.ndarray, split: EncodedSplit, k: int = 5) -> dict[str, float]:
+    """:func:`grouped_precision` from window similarities (windows x windows), e.g. re-scored in context."""
     src = np.array(split.windows.sources, dtype=object)
     cids = split.windows.clip_ids
     other = cids[:, None] != cids[None, :]
-    scores = np.where(other, vectors @ vectors.T, -np.inf)
+    scores = np.where(other, sims, -np.inf)
     out: dict[str, float] = {}
     bandai = np.flatnonzero(np.char.startswith(src.astype(str), "bandai"))
     if len(bandai):
@@ -103,6 +108,31 @@ def grouped_precision(vectors: np.ndarray, split: EncodedSplit, k: int = 5) -> d
     if len(with_genre):
         relevant = (genres[with_genre][:, None] == genres[None, :]) & other[with_genre]
         out["P@5 genre"] = precision_at_k(scores[with_genre], relevant, k)
+    return out
+
+
+def search_modes(model: DanceSearchModel, split: EncodedSplit) -> dict[str, dict[str, Any]]:
+    """Search by example as the engine scores windows, per match mode (:mod:`search.by_example`): the
+    learned similarities, with the model's pose weight blended in for ``same``, re-scored in temporal
+    context (the model's ``by_example_context``) with each query window's neighbours in its own clip. The
+    whole split is the gallery, every window a query: Perfume cross-dancer R@1/R@5 and grouped P@5."""
+    from motion.windows import DEFAULT_STRIDE
+    from search.by_example import MATCHES, by_example_settings, in_context
+    from training.eval_tasks import perfume_cross_dancer
+
+    learned = model.with_space(str(model.settings.get("space", "shared_space"))).embed_features(split.features)
+    sims = learned @ learned.T
+    poses = model.pose_vectors_of_features(split.features)
+    keys = split.windows.clip_ids.astype(np.int64) * (1 << 32) + split.windows.starts.astype(np.int64)
+    out: dict[str, dict[str, Any]] = {}
+    for match in MATCHES:
+        weight, context = by_example_settings(model.settings, match)
+        mixed = sims if weight == 0 else (1.0 - weight) * sims + weight * (poses @ poses.T)
+        scored = in_context(mixed, keys, keys, context, DEFAULT_STRIDE)
+        other = split.windows.clip_ids[:, None] != split.windows.clip_ids[None, :]
+        out[match] = {"pose_weight": weight, "context": context,
+                      **grouped_precision_of_scores(scored, split),
+                      **perfume_cross_dancer(np.where(other, scored, -np.inf), split)}
     return out
 
 

@@ -187,6 +187,7 @@ def v2_section(model: DanceSearchModel, split: EncodedSplit, rows: dict[str, Any
         galleries["previous model"] = prev_vectors
     for name, result in eval_v2.cross_rig(split, embedders, galleries, opts.seed).items():
         out["models"][name]["cross_rig"] = result
+    out["search_modes"] = eval_v2.search_modes(model, split)
     return out
 
 
