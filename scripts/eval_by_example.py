@@ -16,11 +16,10 @@ averaged over ``K`` neighbouring pairs each way at the same time shift (:func:`s
 
 The whole split is the gallery, every window re-scored (the engine re-scores only the clips of the 64
 nearest windows of each query window; ``scripts/eval_twins.py`` and ``scripts/eval_rig_pairs.py`` measure
-through the engine). ``--choose`` (use it on ``val``) picks,
-for ``same``, the weight and context with the best cross-rig R@1 and, for ``similar`` (weight 0), the
+through the engine). ``--choose`` (use it on ``val``) picks, for ``same``, the weight and context with the
+best mean of cross-rig and other-performer R@1 (the smallest context, then the smallest weight, within
+:data:`SAME_TOLERANCE` of that best: a longer context costs time) and, for ``similar`` (weight 0), the
 context with the best label P@10, and writes them into the model's ``config.json`` search settings.
-For ``same`` the rule is the best mean of cross-rig and other-performer R@1, taking the smallest context
-and then the smallest weight within :data:`SAME_TOLERANCE` of that best (a longer context costs time).
 
     .venv/bin/python scripts/eval_by_example.py --split val --choose
     .venv/bin/python scripts/eval_by_example.py --split test --weights 0 <chosen> --contexts 0 <chosen>
@@ -78,14 +77,10 @@ def main() -> None:
     m = model.with_space(str(model.settings.get("space", "shared_space")))
     learned = m.embed_features(split.features)
     poses = model.pose_vectors_of_features(split.features)
-    cids, src = split.windows.clip_ids, np.array(split.windows.sources, dtype=object).astype(str)
+    cids = split.windows.clip_ids
     starts = split.windows.starts.astype(np.int64)
     keys = cids.astype(np.int64) * CLIP_FRAMES + starts
     other = cids[:, None] != cids[None, :]
-    bandai = np.flatnonzero(np.char.startswith(src, "bandai"))
-    bandai2 = np.flatnonzero(src == "bandai-2")
-    genres = np.array([str(lab.get("genre", "")) for lab in split.windows.labels], dtype=object)
-    with_genre = np.flatnonzero(genres != "")
     has_key = split.keys != ""
     rel_key = (split.keys[:, None] == split.keys[None, :]) & other & has_key[:, None]
     learned_sims, pose_sims = learned @ learned.T, poses @ poses.T
@@ -114,16 +109,8 @@ def main() -> None:
                                for rel, ls, ps, qs in performers]
             row = {"cross-rig R@1": recall_at_k(np.concatenate(ranks), (1,))["R@1"],
                    "other-performer R@1": recall_at_k(np.concatenate(performer_ranks), (1,))["R@1"],
-                   "label P@10": precision_at_k(scores[has_key], rel_key[has_key], 10)}
-            if len(bandai):
-                rel = (split.keys[bandai][:, None] == split.keys[None, :]) & other[bandai]
-                row["P@5 content+style"] = precision_at_k(scores[bandai], rel, 5)
-            if len(bandai2):
-                rel = (split.keys[bandai2][:, None] == split.keys[None, :]) & other[bandai2]
-                row["P@5 content+style bandai-2"] = precision_at_k(scores[bandai2], rel, 5)
-            if len(with_genre):
-                rel = (genres[with_genre][:, None] == genres[None, :]) & other[with_genre]
-                row["P@5 genre"] = precision_at_k(scores[with_genre], rel, 5)
+                   "label P@10": precision_at_k(scores[has_key], rel_key[has_key], 10),
+                   **eval_v2.grouped_precision_of_scores(sims, split)}
             row.update({key: v for key, v in perfume_cross_dancer(scores, split).items() if key == "perfume_R@1"})
             rows[f"w={w:g} K={k}"] = {key: round(float(v), 4) for key, v in row.items()}
             print(f"w={w:.2f} K={k}", json.dumps(rows[f"w={w:g} K={k}"]), flush=True)
