@@ -22,7 +22,8 @@ from motion.skeleton import BONES, JOINT_INDEX, PARENTS
 
 FPS = 25.0
 SKATE_HEIGHT = 0.025
-_LEGS = (("l_hip", "l_knee", "l_ankle", "l_toe"), ("r_hip", "r_knee", "r_ankle", "r_toe"))
+LEGS = (("l_hip", "l_knee", "l_ankle", "l_toe"), ("r_hip", "r_knee", "r_ankle", "r_toe"))
+"""Each leg's joints from hip to toe, left then right."""
 _FEET = [JOINT_INDEX[j] for j in ("l_ankle", "r_ankle", "l_toe", "r_toe")]
 
 
@@ -122,8 +123,8 @@ def plant_feet(positions: np.ndarray, lengths: np.ndarray,
     s = settings or ContactSettings()
     pos = put_on_floor(project_bones(positions, lengths)).astype(np.float64)
     mask = np.zeros((len(pos), 2), bool)
-    for side, names in enumerate(_LEGS):
-        hip, knee, ankle, toe = (JOINT_INDEX[n] for n in names)
+    for side, names in enumerate(LEGS):
+        _, _, ankle, toe = (JOINT_INDEX[n] for n in names)
         target = pos[:, ankle].copy()
         weight = np.zeros(len(pos))
         for start, end in _segments(contacts(pos, ankle, toe, s), s.min_frames):
@@ -139,14 +140,23 @@ def plant_feet(positions: np.ndarray, lengths: np.ndarray,
             weight[lo:hi] = np.maximum(weight[lo:hi], ramp)
         if not weight.any():
             continue
-        goal = pos[:, ankle] * (1 - weight[:, None]) + target * weight[:, None]
-        toe_dir = pos[:, toe] - pos[:, ankle]
-        new_knee, new_ankle = two_bone_ik(pos[:, hip], goal, pos[:, knee], float(lengths[knee]),
-                                          float(lengths[ankle]))
-        pos[:, knee], pos[:, ankle] = new_knee, new_ankle
-        pos[:, toe] = new_ankle + toe_dir / np.maximum(np.linalg.norm(toe_dir, axis=-1, keepdims=True), 1e-8
-                                                       ) * float(lengths[toe])
+        pos = solve_leg(pos, names, pos[:, ankle] * (1 - weight[:, None]) + target * weight[:, None], lengths)
     return pos.astype(np.float32), mask
+
+
+def solve_leg(positions: np.ndarray, names: tuple[str, str, str, str], goal: np.ndarray,
+              lengths: np.ndarray) -> np.ndarray:
+    """``positions`` (T, J, 3) with one leg (hip, knee, ankle, toe joint names) re-solved so its ankle
+    reaches ``goal`` (T, 3): two-bone IK from the fixed hip, the knee bending the way it was, the toe
+    keeping its direction from the ankle; the leg's bones keep their ``lengths``."""
+    hip, knee, ankle, toe = (JOINT_INDEX[n] for n in names)
+    pos = positions.copy()
+    toe_dir = pos[:, toe] - pos[:, ankle]
+    new_knee, new_ankle = two_bone_ik(pos[:, hip], goal, pos[:, knee], float(lengths[knee]), float(lengths[ankle]))
+    pos[:, knee], pos[:, ankle] = new_knee, new_ankle
+    pos[:, toe] = new_ankle + toe_dir / np.maximum(np.linalg.norm(toe_dir, axis=-1, keepdims=True), 1e-8
+                                                   ) * float(lengths[toe])
+    return pos
 
 
 def physical_stats(positions: np.ndarray) -> dict[str, float]:

@@ -81,4 +81,4 @@ def generate(model: DanceSearchModel, text: str, seconds: float = 4.0, seed: int
                              s.generation_decoder, s.generation_candidates)
     use_reference = s.generation_bones == "reference" and s.bone_lengths
     ref = lengths if lengths is not None else (np.asarray(s.bone_lengths) if use_reference else None)
-    return assemble(windows, ref, n_frames, clean=clean)
+    return assemble(windows, ref, n_frames, clean=clean, gait=s.generation_gait)

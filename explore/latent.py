@@ -16,7 +16,8 @@ import torch
 
 from embedders.chain import BLEND_FRAMES, chain_windows
 from embedders.runtime import DanceSearchModel
-from explore.body import bone_lengths, plant_feet
+from explore.body import bone_lengths, plant_feet, project_bones, put_on_floor
+from explore.gait import synthesise_gait
 from motion.skeleton import N_JOINTS
 from motion.windows import extract_window, to_window_frame, window_starts
 
@@ -67,14 +68,17 @@ def generate_windows(model: DanceSearchModel, minilm: torch.Tensor, latents: tor
 
 
 def assemble(windows: np.ndarray, lengths: np.ndarray | None = None, n_frames: int | None = None,
-             clean: bool = True) -> np.ndarray:
+             clean: bool = True, gait: bool = False) -> np.ndarray:
     """One canonical motion (T, J, 3) from decoded windows: chained, then (``clean``) projected onto
-    ``lengths`` (default: the motion's own median bone lengths) with planted feet."""
+    ``lengths`` (default: the motion's own median bone lengths), given steps where it travels on gliding
+    feet (``gait``, :mod:`explore.gait`) and with planted feet."""
     n = n_frames or (len(windows[0]) + (len(windows) - 1) * (len(windows[0]) - BLEND_FRAMES))
     motion = chain_windows(list(windows), n)
     if not clean:
         return motion
     ref = bone_lengths(motion) if lengths is None or not len(lengths) else np.asarray(lengths)
+    if gait:
+        motion = synthesise_gait(put_on_floor(project_bones(motion, ref)), ref)[0]
     return plant_feet(motion, ref)[0]
 
 

@@ -47,6 +47,7 @@ class CapabilitySettings:
     generation_guidance: float = 1.0      # the prior's classifier-free guidance (1: none)
     generation_decoder: str = "generator"  # "generator" (stage 6, text + latent) or "vae" (the VAE decodes the latent)
     generation_candidates: int = 1         # samples per chained window; the one that joins best is kept
+    generation_gait: bool = False          # steps for stretches that travel on gliding feet (explore.gait)
     bone_lengths: list[float] = field(default_factory=list)  # reference skeleton (J,), metres; [] = per clip
     style_means: dict[str, list[float]] = field(default_factory=dict)  # style -> mean VAE mu (train)
     style_global: list[float] = field(default_factory=list)             # mean VAE mu of the styled clips

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from explore.body import bone_lengths, physical_stats, plant_feet, project_bones, two_bone_ik
+from explore.body import bone_lengths, physical_stats, plant_feet, project_bones, put_on_floor, two_bone_ik
 from motion.skeleton import BONES, JOINT_INDEX
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +74,41 @@ def test_plant_feet_stops_a_sliding_foot(corpus: Path) -> None:
     assert contacts[:, 0].mean() > 0.2
     assert physical_stats(cleaned)["foot_skate"] < 0.7 * before
     assert drift(cleaned) < 1e-4
+
+
+def glide(walk: np.ndarray) -> np.ndarray:
+    """A walk whose legs keep their first pose relative to the pelvis: it travels, its feet never step."""
+    out = walk.copy()
+    pelvis = JOINT_INDEX["pelvis"]
+    for names in (("l_hip", "l_knee", "l_ankle", "l_toe"), ("r_hip", "r_knee", "r_ankle", "r_toe")):
+        legs = [JOINT_INDEX[n] for n in names]
+        out[:, legs] = walk[0, legs] - walk[0, pelvis] + walk[:, pelvis:pelvis + 1]
+    return put_on_floor(out)
+
+
+def test_gait_synthesis_gives_gliding_feet_steps_and_leaves_real_steps_alone(corpus: Path) -> None:
+    from explore.gait import gliding_stretches, synthesise_gait
+
+    walk = put_on_floor(clip(corpus, "walk_normal_004"))
+    lengths = bone_lengths(walk)
+    assert gliding_stretches(walk) == []  # a captured walk steps already
+    gliding = glide(walk)
+    stretches = gliding_stretches(gliding)
+    assert stretches and sum(b - a for a, b in stretches) > 0.8 * len(walk)
+    stepped, found = synthesise_gait(gliding, lengths)
+    assert found == stretches
+    before, after = physical_stats(gliding)["foot_skate"], physical_stats(stepped)["foot_skate"]
+    assert before > 0.5 and after < 0.2 * before
+    np.testing.assert_allclose(stepped[:, JOINT_INDEX["pelvis"]], gliding[:, JOINT_INDEX["pelvis"]], atol=1e-5)
+    leg_joints = {JOINT_INDEX[f"{side}_{j}"] for side in "lr" for j in ("knee", "ankle", "toe")}
+    for child, parent in BONES:  # legs re-solved with the reference lengths
+        if child in leg_joints:
+            np.testing.assert_allclose(np.linalg.norm(stepped[:, child] - stepped[:, parent], axis=-1),
+                                       lengths[child], rtol=0.02, atol=0.005)
+    spread = np.linalg.norm((stepped[:, JOINT_INDEX["l_ankle"]] - stepped[:, JOINT_INDEX["r_ankle"]])[:, [0, 2]], axis=-1)
+    assert spread.max() - spread.min() > 0.3  # the feet alternate: one ahead, then the other
+    hands = put_on_floor(clip(corpus, "raise-up-both-hands_normal_017"))
+    assert np.array_equal(synthesise_gait(hands, bone_lengths(hands))[0], hands.astype(np.float32))
 
 
 # ---- classification -----------------------------------------------------------------------------

@@ -14,7 +14,9 @@ chosen on ``val`` (best R@3, the smaller guidance on a tie), and the prior repla
 latent only when its R@3 is higher than the projector's. Last the decoder: the VAE's replaces the
 generator when its R@3 is within ``DECODER_TOLERANCE`` of the generator's and its feet skate less; and
 the samples per chained window: of ``CANDIDATES``, the one whose feet skate least among those with R@3
-within that tolerance of one sample's.
+within that tolerance of one sample's; and gait synthesis for gliding locomotion (:mod:`explore.gait`),
+taken when its feet skate less, its R@3 is within that tolerance and its jerk ratio within
+``JERK_RATIO_BOUNDS``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ DECODER_TOLERANCE = 0.03
 """The VAE's decoder replaces the generator when its val R@3 is at most this much lower and its feet skate less;
 the same tolerance bounds the candidates per chained window (:data:`CANDIDATES`)."""
 CANDIDATES = (1, 4, 8)
+JERK_RATIO_BOUNDS = (0.5, 2.0)
+"""Generated / real jerk must stay within the issue's factor 2 for gait synthesis to be taken."""
 SEEDS = 3
 SECONDS = 4.0
 
@@ -80,27 +84,26 @@ def run(model: DanceSearchModel, data: EncodedWindows, s: CapabilitySettings, n:
     ours = [generate(model, t, SECONDS, 0, s) for t in texts]
     out: dict[str, object] = {"texts": len(texts), "noise": s.generation_noise, "latent": s.generation_latent,
                               "guidance": s.generation_guidance, "decoder": s.generation_decoder,
-                              "candidates": s.generation_candidates,
+                              "candidates": s.generation_candidates, "gait": s.generation_gait,
                               "R@3": _r_at_3(model, texts, ours, seed), "random_R@3": 3 / GALLERY}
     out["generated"] = _mean_stats(ours)
-    if not full:
-        return out
-    raw = [DanceSearchModel.generate(model, t, SECONDS) for t in texts]
-    out["R@3_shipped_path"] = _r_at_3(model, texts, raw, seed)
-    out["shipped_path"] = _mean_stats(raw)
     real_by_key: dict[str, list[int]] = {}
     for i, k in enumerate(data.windows.keys):
         if k:
             real_by_key.setdefault(k, []).append(i)
-    real_idx = np.array(sorted({i for _, k in pairs for i in real_by_key[k][:20]}))
-    real = [w for w in data.windows.positions(real_idx)]
-    out["real"] = _mean_stats(real)
     ratios = []
     for (_, key), motion in zip(pairs, ours, strict=True):
         idx = np.array(real_by_key[key][:20])
         real_jerk = np.mean([physical_stats(w)["jerk"] for w in data.windows.positions(idx)])
         ratios.append(physical_stats(motion)["jerk"] / max(float(real_jerk), 1e-6))
     out["jerk_ratio_median"] = float(np.median(ratios))
+    if not full:
+        return out
+    raw = [DanceSearchModel.generate(model, t, SECONDS) for t in texts]
+    out["R@3_shipped_path"] = _r_at_3(model, texts, raw, seed)
+    out["shipped_path"] = _mean_stats(raw)
+    real_idx = np.array(sorted({i for _, k in pairs for i in real_by_key[k][:20]}))
+    out["real"] = _mean_stats([w for w in data.windows.positions(real_idx)])
     div = [_diversity(model, [generate(model, t, SECONDS, sd, s) for sd in range(SEEDS)]) for t in texts[:16]]
     out["diversity_joint_m"] = float(np.mean([d[0] for d in div]))
     out["diversity_space"] = float(np.mean([d[1] for d in div]))
@@ -114,10 +117,14 @@ def _r3_skate(result: dict[str, object]) -> tuple[float, float]:
     return float(result["R@3"]), float(generated["foot_skate"])  # type: ignore[arg-type]
 
 
+def _jerk_ratio(result: dict[str, object]) -> float:
+    return float(result["jerk_ratio_median"])  # type: ignore[arg-type]
+
+
 def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySettings
               ) -> tuple[CapabilitySettings, dict[str, object]]:
     """Bone lengths (the motion's own or the reference skeleton's) by val R@3, then the latent noise, the
-    latent prior's guidance, the decoder and the samples per chained window (module docstring)."""
+    latent prior's guidance, the decoder, the samples per chained window and gait synthesis (module docstring)."""
     bones = {b: float(run(model, val, replace(base, generation_bones=b), full=False)["R@3"])  # type: ignore[arg-type]
              for b in ("own", "reference")}
     base = replace(base, generation_bones="own" if bones["own"] >= bones["reference"] else "reference")
@@ -142,8 +149,14 @@ def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySett
     by_k = {k: _r3_skate(run(model, val, replace(base, generation_candidates=k), full=False)) for k in CANDIDATES}
     notes["by candidates"] = {str(k): {"R@3": r3, "foot_skate": skate} for k, (r3, skate) in by_k.items()}
     fits = [k for k in CANDIDATES if by_k[k][0] >= by_k[1][0] - DECODER_TOLERANCE]
-    best_k = min(fits, key=lambda k: (by_k[k][1], k))
-    return replace(base, generation_candidates=best_k), notes
+    base = replace(base, generation_candidates=min(fits, key=lambda k: (by_k[k][1], k)))
+    by_gait = {g: run(model, val, replace(base, generation_gait=g), full=False) for g in (False, True)}
+    notes["by gait"] = {str(g): {"R@3": _r3_skate(r)[0], "foot_skate": _r3_skate(r)[1], "jerk_ratio": _jerk_ratio(r)}
+                        for g, r in by_gait.items()}
+    (r3, skate), (gait_r3, gait_skate) = _r3_skate(by_gait[False]), _r3_skate(by_gait[True])
+    lo, hi = JERK_RATIO_BOUNDS
+    use_gait = gait_skate < skate and gait_r3 >= r3 - DECODER_TOLERANCE and lo <= _jerk_ratio(by_gait[True]) <= hi
+    return replace(base, generation_gait=use_gait), notes
 
 
 def reference_lengths(train: EncodedWindows, n: int = 2000, seed: int = 0) -> list[float]:

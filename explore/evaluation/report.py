@@ -74,7 +74,8 @@ def _generation(r: dict[str, Any]) -> list[str]:
     decoder = "the VAE's decoder" if r.get("decoder") == "vae" else "the generator"
     k = int(r.get("candidates", 1))
     chained = f", each chained window the best-joining of {k} samples" if k > 1 else ""
-    out = ["## Generation", "", f"{r['texts']} texts, {latent}, decoded by {decoder}{chained}.", "",
+    gait = ", steps synthesised where it travels on gliding feet" if r.get("gait") else ""
+    out = ["## Generation", "", f"{r['texts']} texts, {latent}, decoded by {decoder}{chained}{gait}.", "",
            "| motion | R@3 among 32 | bone drift | foot skate (m/s) | below floor | jerk (m/s^3) |",
            "|---|---:|---:|---:|---:|---:|"]
     for name, r3 in (("generated, body-respecting", r["R@3"]), ("shipped generate path", r.get("R@3_shipped_path")),
