@@ -89,24 +89,47 @@ class _Found:
     root: Path  # the folder given on the command line (or a file's folder): names the source
 
 
-def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[_Found], int]:
-    """Motion files under `paths` (sorted, de-duplicated) and the number of ignored files."""
-    from motion.formats import classify
-
+def discover(paths: Sequence[str | os.PathLike[str]], archives_dir: Path | None = None
+             ) -> tuple[list[_Found], int, list[tuple[Path, str]]]:
+    """Motion files under `paths` (sorted, de-duplicated), the number of ignored files, and the archives
+    that could not be unpacked with why. With ``archives_dir``, zip and tar archives met on the way are
+    unpacked there (:mod:`indexer.archives`) and their motion files found like a folder's."""
     found: dict[Path, _Found] = {}
+    problems: list[tuple[Path, str]] = []
     ignored = 0
     for given in paths:
         p = Path(given).expanduser()
         if not p.exists():
             raise IngestInputError(f"{given}: no such file or folder")
         p = p.resolve()
-        root = p if p.is_dir() else p.parent
-        for f in _walk(p):
-            if classify(f) == "motion":
-                found.setdefault(f, _Found(f, root))
-            else:
-                ignored += 1
-    return sorted(found.values(), key=lambda x: str(x.path)), ignored
+        ignored += _collect(p, p if p.is_dir() else p.parent, archives_dir, found, problems, ARCHIVE_DEPTH)
+    return sorted(found.values(), key=lambda x: str(x.path)), ignored, problems
+
+
+ARCHIVE_DEPTH = 3
+"""Archives inside archives are unpacked this many levels deep; deeper ones are reported."""
+
+
+def _collect(p: Path, root: Path, archives_dir: Path | None, found: dict[Path, _Found],
+             problems: list[tuple[Path, str]], depth: int) -> int:
+    """Add the motion files under ``p`` to ``found``; the number of ignored files."""
+    from indexer.archives import ArchiveError, unpack, unpackable
+    from motion.formats import classify
+
+    ignored = 0
+    for f in _walk(p):
+        if archives_dir is not None and depth > 0 and unpackable(f):
+            try:
+                folder = unpack(f, archives_dir)
+            except ArchiveError as exc:
+                problems.append((f, str(exc)))
+                continue
+            ignored += _collect(folder, folder, archives_dir, found, problems, depth - 1)
+        elif classify(f) == "motion":
+            found.setdefault(f, _Found(f, root))
+        else:
+            ignored += 1
+    return ignored
 
 
 def _walk(p: Path) -> Iterator[Path]:
@@ -158,7 +181,11 @@ class Ingester:
     def _run(self, paths: Sequence[str | os.PathLike[str]]) -> IngestSummary:
         t0 = time.perf_counter()
         rig_dirs = self._rig_dirs()
-        files, self.summary.ignored = discover(paths)
+        from indexer.archives import ARCHIVES_DIR
+
+        files, self.summary.ignored, problems = discover(paths, self.lib.location.data_dir / ARCHIVES_DIR)
+        for archive, reason in problems:
+            self._commit(FileResult(str(archive), "failed", reason=reason))
         self._roots = {str(f.path): f.root for f in files}
         todo = self._skip_unchanged(files)
         cfg = WorkerConfig(str(self.lib.store.root),

@@ -40,7 +40,8 @@ UNSUPPORTED_MOTION = {
     ".mvnx": ("Xsens MVNX", "Xsens MVN Analyze (export BVH or FBX)"),
 }
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".7z", ".rar")
-"""Archives of files (a studio's download is often one): reported with how to unpack them, never skipped."""
+"""Archives of files (a studio's download is often one): ingest unpacks zip and tar ones; anything else
+(and an archive given where one motion is expected) is reported with how to unpack it, never skipped."""
 SUPPORTED_TEXT = ("BVH (.bvh), glTF/GLB (.gltf, .glb), ballroom skeletons JSON (.json), DeepMimic JSON "
                   "(.json) and positions .npz; each may be gzip-compressed (.gz) except .npz and .glb")
 NOT_MOTION_JSON = frozenset({"manifest.json", "config.json", "package.json"})
@@ -66,12 +67,18 @@ def _text(data: bytes) -> str:
 
 
 def archive_problem(filename: str) -> str | None:
-    """Why a file named like an archive (.zip, .tar.gz, ...) is not read, with how to proceed; None otherwise."""
+    """Why a file named like an archive (.zip, .tar.gz, ...) is not read as motion, with how to proceed;
+    None otherwise. ``dancesearch ingest`` unpacks zip and tar archives itself (:mod:`indexer.archives`)."""
     suffix = next((a for a in ARCHIVE_SUFFIXES if filename.lower().endswith(a)), None)
     if suffix is None:
         return None
-    return (f"an archive ({suffix}), not a motion file: dancesearch ingest reads folders; unpack it "
-            f"(e.g. `unzip FILE -d FOLDER` or `tar -xf FILE -C FOLDER`) and ingest that folder")
+    if suffix in (".7z", ".rar"):
+        tool = "7z x FILE -oFOLDER" if suffix == ".7z" else "unrar x FILE FOLDER"
+        return (f"an archive ({suffix}) that dancesearch cannot unpack: unpack it (e.g. `{tool}`) and "
+                f"ingest that folder")
+    return (f"an archive ({suffix}), not a motion file: `dancesearch ingest` unpacks zip and tar archives "
+            f"(up to 3 nested); otherwise unpack it (e.g. `unzip FILE -d FOLDER` or `tar -xf FILE -C FOLDER`) "
+            f"and use one of its files")
 
 
 def _kind(filename: str) -> str:

@@ -120,9 +120,21 @@ BROKEN: dict[str, tuple[str, Callable[[], bytes]]] = {
     "not_gzip": ("fake.bvh.gz", lambda: make_bvh(30).encode()),
     "empty": ("empty.bvh", lambda: b""),
     "bad_json": ("skeletons.json", lambda: b'{"skeletons": [[[1, 2, 3]], '),
-    "zip_archive": ("takes.zip", lambda: _zip_of("take.bvh", make_bvh(30))),  # good takes, but packed
-    "tar_archive": ("takes.tar.gz", lambda: _tar_gz_of("take.bvh", make_bvh(30))),
+    "corrupt_zip": ("takes.zip", lambda: _zip_of("take.bvh", make_bvh(30))[:-60]),  # cut short
+    "zip_slip": ("slip.zip", lambda: _zip_of("../escaped.bvh", make_bvh(30))),  # would write outside
+    "corrupt_tar": ("takes.tar.gz", lambda: _tar_gz_of("take.bvh", make_bvh(30))[:200]),
+    "seven_zip": ("takes.7z", lambda: b"7z\xbc\xaf\x27\x1c" + os.urandom(64)),  # no 7z reader
 }
+
+
+def zip_of(name: str, text: str) -> bytes:
+    """A zip archive holding one text file (good takes, packed the way downloads come)."""
+    return _zip_of(name, text)
+
+
+def tar_gz_of(name: str, text: str) -> bytes:
+    """A gzip-compressed tar archive holding one text file."""
+    return _tar_gz_of(name, text)
 
 
 def write_broken(folder: Path, names: list[str] | None = None) -> dict[str, Path]:

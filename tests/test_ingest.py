@@ -174,3 +174,42 @@ def test_manifest_matches_a_renamed_file_by_hash(tmp_path: Path, data_dir: Path,
     with _open(data_dir) as lib:
         (clip,) = lib.list_clips()
     assert (clip.source, clip.labels, clip.split) == ("studio", {"style": "proud"}, "val")
+
+
+def test_zip_and_tar_archives_are_unpacked_once_and_ingested(tmp_path: Path, data_dir: Path, cli: Any) -> None:
+    """A download as it comes: zips and tarballs (one nested in another) beside loose files, or one zip alone."""
+    import io
+    import zipfile
+
+    from tests.fixtures import make_bvh, tar_gz_of, zip_of
+
+    folder = tmp_path / "downloads"
+    write_valid(folder, 1)
+    (folder / "studio_takes.zip").write_bytes(zip_of("walks/take_a.bvh", make_bvh(40, shift=11.0)))
+    (folder / "more.tar.gz").write_bytes(tar_gz_of("take_b.bvh", make_bvh(40, shift=12.0)))
+    inner = zip_of("deep/take_c.bvh", make_bvh(40, shift=13.0))
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr("inner.zip", inner)
+        z.writestr("README.txt", "takes from the studio\n")
+    (folder / "nested.zip").write_bytes(outer.getvalue())
+    first = _json(cli("ingest", folder, "--json", "--data-dir", data_dir, "--workers", "0"))
+    assert (first["added"], first["failed"], first["ignored"]) == (4, 0, 1)  # the README inside is ignored
+    unpacked = data_dir / "archives"
+    with _open(data_dir) as lib:
+        clips = {Path(c.path).name: c for c in lib.list_clips()}
+        assert set(clips) == {"clip_000.bvh", "take_a.bvh", "take_b.bvh", "take_c.bvh"}
+        for name, source in (("take_a.bvh", "studio_takes"), ("take_b.bvh", "more"), ("take_c.bvh", "inner")):
+            assert Path(clips[name].path).is_relative_to(unpacked) and Path(clips[name].path).is_file()
+            assert clips[name].source == source
+            assert lib.load_motion(clips[name].id).positions.shape[0] > 0
+    marks = sorted(unpacked.glob("*/.unpacked"))
+    assert len(marks) == 4  # studio_takes, more, nested, inner
+    stamps = [m.stat().st_mtime_ns for m in marks]
+    again = _json(cli("ingest", folder, "--json", "--data-dir", data_dir, "--workers", "0"))
+    assert (again["added"], again["skipped"], again["failed"]) == (0, 4, 0)
+    assert [m.stat().st_mtime_ns for m in sorted(unpacked.glob("*/.unpacked"))] == stamps  # not unpacked again
+    alone = tmp_path / "single.zip"
+    alone.write_bytes(zip_of("take_d.bvh", make_bvh(40, shift=14.0)))
+    one = _json(cli("ingest", alone, "--json", "--data-dir", data_dir, "--workers", "0"))
+    assert (one["added"], one["failed"]) == (1, 0)

@@ -26,7 +26,8 @@ EXPECTED_REASON = {
     "non_numeric": r"numeric", "nan": r"nan|infinite", "inf": r"nan|infinite", "zero_frames": r"frame",
     "absurd_fps": r"frame rate|frame time", "zero_fps": r"frame rate|frame time", "unknown_rig": r"rig",
     "binary_junk": r"binary|text", "gz_junk": r"gzip", "not_gzip": r"gzip", "empty": r"empty",
-    "bad_json": r"json", "zip_archive": r"archive \(\.zip\).*unpack", "tar_archive": r"archive \(\.tar\.gz\).*unpack",
+    "bad_json": r"json", "corrupt_zip": r"cannot unpack the archive", "zip_slip": r"outside the archive's folder",
+    "corrupt_tar": r"cannot unpack the archive", "seven_zip": r"archive \(\.7z\).*cannot unpack.*7z x",
 }
 
 
