@@ -79,7 +79,7 @@ def _generation(r: dict[str, Any]) -> list[str]:
            "| motion | R@3 among 32 | bone drift | foot skate (m/s) | below floor | jerk (m/s^3) |",
            "|---|---:|---:|---:|---:|---:|"]
     for name, r3 in (("generated, body-respecting", r["R@3"]), ("shipped generate path", r.get("R@3_shipped_path")),
-                     ("real windows of the same keys", None)):
+                     ("real windows of the same keys", r.get("R@3_real"))):
         key = {"generated, body-respecting": "generated", "shipped generate path": "shipped_path"}.get(name, "real")
         x = r.get(key)
         if x:
