@@ -68,3 +68,12 @@ def test_generation_section_names_its_settings_and_the_real_motion_ceiling(tmp_p
     text = (tmp_path / "r.md").read_text()
     assert "decoded by the generator, each chained window the best-joining of 8 samples, steps synthesised" in text
     assert "| real windows of the same keys | 0.650 |" in text and "| generated, body-respecting | 0.656 |" in text
+
+
+def test_style_transfer_rows_include_the_real_target_clips(tmp_path: Path) -> None:
+    row = {"style": 0.5, "content": 0.5, "both": 0.25, "jobs": 4}
+    report = {"split": "test", "model_version": "m", "settings": {"chosen_on": "val"}, "seconds": 1.0,
+              "stylize": {"bandai-2 test clips": {"moved": row, "unmoved": row,
+                                                  "real target clip": {**row, "both": 0.75}}}}
+    write_report(report, tmp_path / "r.md")
+    assert "| bandai-2 test clips | real target clip | 0.500 | 0.500 | 0.750 | 4 |" in (tmp_path / "r.md").read_text()

@@ -41,9 +41,11 @@ def _stylize(r: dict[str, Any]) -> list[str]:
         if not row["moved"]["jobs"]:
             out.append(f"| {name} | none on this split | - | - | - | 0 |")
             continue
-        for which in ("unmoved", "moved"):
-            x = row[which]
-            out.append(f"| {name} | {which} | {_f(x['style'])} | {_f(x['content'])} | {_f(x['both'])} | {x['jobs']} |")
+        for which in ("unmoved", "moved", "real target clip"):
+            x = row.get(which)
+            if x and x["jobs"]:
+                out.append(f"| {name} | {which} | {_f(x['style'])} | {_f(x['content'])} | {_f(x['both'])} | "
+                           f"{x['jobs']} |")
         if row.get("closer_to_real_target_clip") is not None:
             out.append(f"\n{name}: result closer than the source to the real clip of the target combination "
                        f"in {_f(row['closer_to_real_target_clip'])} of cases.\n")
