@@ -20,7 +20,7 @@ from dancesearch.options import DataDirOpt, DbOpt, JsonOpt
 if TYPE_CHECKING:
     from db.library import Library
 
-PathsArg = Annotated[list[Path], typer.Argument(help="Motion files and folders (searched recursively).")]
+PathsArg = Annotated[list[Path], typer.Argument(help="Motion files, folders (searched recursively) and zip/tar archives (unpacked into DATA_DIR/archives).")]
 MetadataOpt = Annotated[
     list[Path] | None,
     typer.Option("--metadata", help="Sidecar with labels/splits: a manifest.json or a CSV with a "
