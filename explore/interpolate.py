@@ -97,9 +97,12 @@ def _latents(model: DanceSearchModel, end: Endpoint, n: int | None) -> tuple[tor
 
 
 def _lengths(end: Endpoint, settings: CapabilitySettings) -> np.ndarray | None:
+    """A motion end's own bone lengths; a text end's the reference skeleton's when generation uses it
+    (``generation_bones``, chosen on val), else None (the decoded motion's own median lengths)."""
     if end.positions is not None:
         return bone_lengths(end.positions)
-    return np.asarray(settings.bone_lengths) if settings.bone_lengths else None
+    use_reference = settings.generation_bones == "reference" and settings.bone_lengths
+    return np.asarray(settings.bone_lengths) if use_reference else None
 
 
 def interpolate(model: DanceSearchModel, a: Endpoint, b: Endpoint, steps: int = 5,
@@ -133,5 +136,5 @@ def interpolate(model: DanceSearchModel, a: Endpoint, b: Endpoint, steps: int = 
         lengths = None if la is None or lb is None else (1 - t) * la + t * lb
         if lengths is None:
             lengths = la if la is not None else lb
-        motions.append(assemble(windows, lengths, clean=clean))
+        motions.append(assemble(windows, lengths, clean=clean, gait=s.generation_gait))
     return Interpolation(a, b, ts, motions, decoder)

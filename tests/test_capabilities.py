@@ -170,6 +170,22 @@ def test_text_to_text_interpolation_uses_the_generator(model: Any) -> None:
     assert not np.allclose(path.motions[0], path.motions[-1])
 
 
+def test_interpolation_takes_generations_steps_and_skeleton_settings(model: Any) -> None:
+    from dataclasses import replace
+
+    from explore.interpolate import Endpoint, _lengths, interpolate
+
+    s = model.capabilities
+    assert s.generation_gait  # chosen on val (capabilities.json)
+    a, b = Endpoint("w", text="a person walks forward"), Endpoint("r", text="a person runs")
+    stepped = interpolate(model, a, b, 3, s).motions[1]
+    gliding = interpolate(model, a, b, 3, replace(s, generation_gait=False)).motions[1]
+    assert physical_stats(stepped)["foot_skate"] < 0.5 * physical_stats(gliding)["foot_skate"]
+    reference = replace(s, generation_bones="reference", bone_lengths=[0.1] * 19)
+    assert _lengths(a, replace(reference, generation_bones="own")) is None  # the decoded motion's own lengths
+    np.testing.assert_allclose(_lengths(a, reference), 0.1)
+
+
 # ---- style transfer -----------------------------------------------------------------------------
 
 def test_stylize_changes_the_motion_and_keeps_the_body(model: Any, corpus: Path) -> None:

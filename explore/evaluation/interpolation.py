@@ -7,13 +7,15 @@ cos(m_t, B) - cos(m_t, A) (A, B: the ends' shared-space vectors: texts' embeddin
 vectors). Reported: Spearman's rank correlation of progress with t (1 = strictly monotone), the fraction
 of steps where progress grows, and the physical measures of the intermediate motions (t strictly between
 0 and 1) against real motion: bone-length drift, foot skating, floor, jerk (:func:`explore.body.physical_stats`),
-without and with the body clean-up; paths with a motion end also without the ends' detail (``detail=False``).
+without and with the body clean-up; paths with a motion end also without the ends' detail (``detail=False``),
+and every path without the steps synthesised for gliding locomotion when the settings use them.
 Physical references: the motion ends of the paths themselves, and 40 clips of the split (4 s each).
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from explore.classify import label_text
 from explore.evaluation.data import EncodedWindows
 from explore.interpolate import Endpoint, interpolate
 from explore.latent import mean_vector, motion_vectors
+from explore.settings import CapabilitySettings
 
 STEPS = 7
 SEGMENT = 100  # frames (4 s) of each motion end
@@ -76,19 +79,24 @@ def pairs(data: EncodedWindows, seed: int) -> list[tuple[str, Endpoint, Endpoint
     return out
 
 
-def evaluate(model: DanceSearchModel, data: EncodedWindows, seed: int = 7) -> dict[str, object]:
-    """Per kind of path: monotonicity and physical measures; plus real motion's physical measures."""
+def evaluate(model: DanceSearchModel, data: EncodedWindows, settings: CapabilitySettings | None = None,
+             seed: int = 7) -> dict[str, object]:
+    """Per kind of path: monotonicity and physical measures; plus real motion's physical measures. With
+    the settings' ``generation_gait`` the paths are measured with and without the synthesised steps."""
+    s = settings or CapabilitySettings()
     result: dict[str, object] = {"steps": STEPS}
     stats: dict[str, dict[str, list[float]]] = {}
     ends: list[dict[str, float]] = []
     for kind, a, b in pairs(data, seed):
         ends.extend(physical_stats(e.positions) for e in (a, b) if e.positions is not None)
         va, vb = _end_vector(model, a), _end_vector(model, b)
-        variants = [("", True, True), (" (raw decode)", False, True)]
+        variants = [("", True, True, s.generation_gait), (" (raw decode)", False, True, False)]
         if kind != "text-text":  # the detail of a motion end: the path with and without it
-            variants.append((" (without the ends' detail)", True, False))
-        for suffix, clean, detail in variants:
-            path = interpolate(model, a, b, STEPS, clean=clean, detail=detail)
+            variants.append((" (without the ends' detail)", True, False, s.generation_gait))
+        if s.generation_gait:
+            variants.append((" (without synthesised steps)", True, True, False))
+        for suffix, clean, detail, gait in variants:
+            path = interpolate(model, a, b, STEPS, replace(s, generation_gait=gait), clean=clean, detail=detail)
             key = f"{kind}{suffix}"
             row = stats.setdefault(key, {})
             if clean:

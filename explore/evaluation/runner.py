@@ -76,7 +76,7 @@ def evaluate(opts: CapabilityEvalOptions) -> dict[str, Any]:
     if "classify" in opts.sections:
         report["classify"] = classification.evaluate(model, data, train, settings.prompt, settings.temperature)
     if "interpolate" in opts.sections:
-        report["interpolate"] = interpolation.evaluate(model, data)
+        report["interpolate"] = interpolation.evaluate(model, data, settings)
     if "stylize" in opts.sections:
         report["stylize"] = stylization.evaluate(model, data, train, settings)
     if "concepts" in opts.sections:
