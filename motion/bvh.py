@@ -7,6 +7,8 @@ in any letter case (``End site``, ``Joint``: hand-edited and older exporters' fi
 parsed by one NumPy call and forward kinematics runs over all frames at once (:mod:`motion.fk`). More
 complete rows of values than ``Frames:`` declares (an off-by-one header, seen in real exports) are all
 read and the mismatch is recorded in ``meta["read_notes"]``; fewer are an error (a cut file).
+A file with several ROOT hierarchies (a prop, a camera or a second subject exported beside the performer)
+is read whole and the hierarchy with the most joints kept, the others named in ``read_notes``.
 Position channels: on the ROOT they are added to its OFFSET (the common root OFFSET of zero makes
 them absolute; iClone exports put the rest hip height in the OFFSET and small deltas in the
 channels); on any other joint they replace the OFFSET (exporters that key every joint, such as
@@ -120,8 +122,8 @@ def parse_hierarchy(text: str) -> BvhSkeleton:
         token = tokens.next("a keyword")
         token = _KEYWORDS.get(token.upper(), token)
         if token in ("ROOT", "JOINT"):
-            if (token == "ROOT") != (not stack) or (token == "ROOT" and skeleton.names):
-                raise MotionError(f"malformed HIERARCHY: unexpected {token} (one ROOT, JOINTs inside it)")
+            if (token == "ROOT") != (not stack):
+                raise MotionError(f"malformed HIERARCHY: unexpected {token} (ROOTs at the top, JOINTs inside them)")
             parent = stack[-1] if stack else -1
             if parent >= 0 and skeleton.end_site[parent]:
                 raise MotionError("malformed HIERARCHY: an End Site cannot have children")
@@ -266,6 +268,20 @@ def skeleton_positions(skeleton: BvhSkeleton, values: np.ndarray) -> np.ndarray:
     return forward_kinematics(skeleton.parents, translations, rotations)
 
 
+def main_hierarchy(skeleton: BvhSkeleton) -> tuple[list[int], list[str]]:
+    """The joints (file order) of the ROOT hierarchy with the most joints, End Sites not counted (the first
+    on a tie), and the names of the other ROOTs: some exports carry a prop, a camera or a second subject
+    as another ROOT next to the performer's."""
+    roots = [j for j, p in enumerate(skeleton.parents) if p < 0]
+    tree = list(range(len(skeleton.names)))
+    for j, p in enumerate(skeleton.parents):
+        if p >= 0:
+            tree[j] = tree[p]
+    size = {r: sum(1 for j, t in enumerate(tree) if t == r and not skeleton.end_site[j]) for r in roots}
+    keep = max(roots, key=lambda r: (size[r], -r))
+    return [j for j, t in enumerate(tree) if t == keep], [skeleton.names[r] for r in roots if r != keep]
+
+
 def split_bvh(text: str) -> tuple[str, str]:
     """The HIERARCHY text and the text after the ``MOTION`` line, with line ends made LF
     (CRLF and old Mac CR-only files read alike)."""
@@ -291,11 +307,19 @@ def read_bvh_text(text: str) -> Motion:
     notes: list[str] = []
     values, fps, frame_time = parse_motion_block(body, skeleton.n_channels, notes)
     positions = skeleton_positions(skeleton, values)
-    end_sites = [n for n, e in zip(skeleton.names, skeleton.end_site, strict=True) if e]
+    keep, others = main_hierarchy(skeleton)
+    if others:
+        notes.append(f"{len(others) + 1} ROOT hierarchies: kept {skeleton.names[keep[0]]!r} ({len(keep)} joints), "
+                     f"left out {', '.join(repr(o) for o in others)}")
+    index = {j: i for i, j in enumerate(keep)}
+    names = [skeleton.names[j] for j in keep]
+    parents = [index[skeleton.parents[j]] if skeleton.parents[j] >= 0 else -1 for j in keep]
+    end_sites = [skeleton.names[j] for j in keep if skeleton.end_site[j]]
     meta: dict[str, object] = {"format": "bvh", "frame_time": frame_time, "end_sites": end_sites}
     if notes:
         meta["read_notes"] = notes
-    if any(c.endswith("position") for c in skeleton.channels[0]):
-        meta["root_offset"] = [float(v) for v in skeleton.offsets[0]]
-    return Motion(positions.astype(np.float32), fps, list(skeleton.names), list(skeleton.parents), meta)
+    root = keep[0]
+    if any(c.endswith("position") for c in skeleton.channels[root]):
+        meta["root_offset"] = [float(v) for v in skeleton.offsets[root]]
+    return Motion(positions[:, keep].astype(np.float32), fps, names, parents, meta)
 

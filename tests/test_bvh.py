@@ -188,3 +188,29 @@ def test_writer_refuses_non_canonical_motion(tmp_path) -> None:
     motion = Motion(np.zeros((2, 2, 3)), 25.0, ["a", "b"], [-1, 0])
     with pytest.raises(MotionError, match="canonical"):
         write_bvh(motion, tmp_path / "x.bvh")
+
+
+@pytest.mark.parametrize("prop_first", [False, True])
+def test_a_prop_root_beside_the_performer_is_left_out_and_noted(tmp_path, prop_first: bool) -> None:
+    """Some exports carry a prop (or camera) as a second ROOT: the performer's hierarchy is read, the rest noted."""
+    from motion.bvh import split_bvh
+    from motion.canonical import to_canonical
+
+    motion = rigid_canonical_motion()
+    write_bvh(motion, tmp_path / "clip.bvh")
+    hierarchy, body = split_bvh((tmp_path / "clip.bvh").read_text())
+    header, _, frames = body.partition("Frame Time:")
+    frame_time, *rows = frames.strip("\n").split("\n")
+    prop = "ROOT Prop1\n{\n  OFFSET 30 100 0\n  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n" \
+           "  End Site\n  {\n    OFFSET 0 150 0\n  }\n}\n"
+    performer = hierarchy[hierarchy.index("ROOT"):]
+    values = " 30 100 0 0 0 0"
+    rows = [(values + " " + r) if prop_first else (r + values) for r in rows if r.strip()]
+    text = ("HIERARCHY\n" + (prop + performer if prop_first else performer + prop) + "MOTION\n" + header.strip()
+            + "\nFrame Time:" + frame_time + "\n" + "\n".join(rows) + "\n")
+    back = read_bvh_text(text)
+    assert "Prop1" not in back.joint_names and back.parents.count(-1) == 1
+    assert any("2 ROOT hierarchies" in n and "'Prop1'" in n for n in back.meta["read_notes"])  # type: ignore[union-attr]
+    single = load_motion(tmp_path / "clip.bvh")
+    np.testing.assert_allclose(back.positions, single.positions, atol=1e-4)
+    assert to_canonical(back).positions.shape == (motion.n_frames, len(JOINTS), 3)
