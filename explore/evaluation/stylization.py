@@ -9,7 +9,7 @@ for styles the corpus does not label). ``test``: bandai-1's held-out combination
 style pair of its test clips occurs in train): every test clip (content c, style a) is moved to each style
 b such that (c, b) is another held-out test combination, so a real clip of the result's combination
 exists that neither training nor the source contains; the result's shared-space similarity to that real
-clip is compared with the source's. Also bandai-2 test clips as on val.
+clip is compared with the source's. Also the split's bandai-2 clips, as on val.
 Methods (:mod:`explore.stylize`): latent moves (data, adain, text), the latent prior's edit and the pose
 statistics' transfer. The unmoved clip (strength 0) is the baseline.
 """
@@ -178,7 +178,7 @@ def evaluate(model: DanceSearchModel, test: EncodedWindows, train: EncodedWindow
     by_combo2: dict[tuple[str, str], int] = {}
     for c, lab in sorted(_clips(test, "bandai-2").items()):
         by_combo2.setdefault((lab["content"], lab["style"]), c)
-    out["bandai-2 test clips"] = {"moved": _score(model, probes2, jobs2, s),
+    out[f"bandai-2 {test.split} clips"] = {"moved": _score(model, probes2, jobs2, s),
                                   "unmoved": _score(model, probes2, jobs2, replace(s, style_strength=0.0,
                                                                                    style_residual=True)),
                                   "real target clip": _real_score(probes2, test, [(by_combo2.get((c, t)), t, c)
