@@ -82,7 +82,8 @@ def contacts(positions: np.ndarray, ankle: int, toe: int, settings: ContactSetti
     return low & (horizontal < settings.speed)
 
 
-def _segments(mask: np.ndarray, min_frames: int) -> list[tuple[int, int]]:
+def segments(mask: np.ndarray, min_frames: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of the runs of True in ``mask`` at least ``min_frames`` long."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True) if e - s >= min_frames]
 
@@ -107,7 +108,7 @@ def two_bone_ik(hip: np.ndarray, target: np.ndarray, pole: np.ndarray, upper: fl
     return knee, ankle
 
 
-def _ease(x: np.ndarray) -> np.ndarray:
+def ease(x: np.ndarray) -> np.ndarray:
     """Smoothstep: eases in and out, so pinning a foot adds no kink (jerk) at the contact's ends."""
     return x * x * (3.0 - 2.0 * x)
 
@@ -127,16 +128,16 @@ def plant_feet(positions: np.ndarray, lengths: np.ndarray,
         _, _, ankle, toe = (JOINT_INDEX[n] for n in names)
         target = pos[:, ankle].copy()
         weight = np.zeros(len(pos))
-        for start, end in _segments(contacts(pos, ankle, toe, s), s.min_frames):
+        for start, end in segments(contacts(pos, ankle, toe, s), s.min_frames):
             mask[start:end, side] = True
             anchor = pos[start, ankle].copy()
             anchor[1] = min(anchor[1], float(pos[start:end, ankle, 1].mean()))
             lo, hi = max(0, start - s.blend), min(len(pos), end + s.blend)
             target[lo:hi, [0, 2]] = anchor[[0, 2]]
             ramp = np.ones(hi - lo)
-            ramp[: start - lo] = _ease(np.linspace(0.0, 1.0, start - lo + 2)[1:-1])
+            ramp[: start - lo] = ease(np.linspace(0.0, 1.0, start - lo + 2)[1:-1])
             if hi - end:
-                ramp[-(hi - end):] = _ease(np.linspace(1.0, 0.0, hi - end + 2)[1:-1])
+                ramp[-(hi - end):] = ease(np.linspace(1.0, 0.0, hi - end + 2)[1:-1])
             weight[lo:hi] = np.maximum(weight[lo:hi], ramp)
         if not weight.any():
             continue

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explore.body import FPS, LEGS, ContactSettings, contacts, floor_height, solve_leg
+from explore.body import FPS, LEGS, ContactSettings, contacts, ease, floor_height, segments, solve_leg
 from motion.skeleton import JOINT_INDEX
 from motion.windows import facing_angles, rotation_y
 
@@ -53,17 +53,16 @@ def _smooth(x: np.ndarray, frames: int) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
-def _segments(mask: np.ndarray, min_frames: int) -> list[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True) if e - s >= min_frames]
+def _ground_speed(ground: np.ndarray) -> np.ndarray:
+    """Speed (m/s) of a ground path (T, 2), averaged over 0.5 s."""
+    return _smooth(np.linalg.norm(np.diff(ground, axis=0, prepend=ground[:1]), axis=-1) * FPS, int(FPS / 2))
 
 
 def gliding_stretches(positions: np.ndarray, settings: GaitSettings | None = None) -> list[tuple[int, int]]:
     """``(start, end)`` frames of stretches that travel while their feet are seldom in contact."""
     s = settings or GaitSettings()
-    pelvis = positions[:, JOINT_INDEX["pelvis"]][:, [0, 2]]
-    speed = _smooth(np.linalg.norm(np.diff(pelvis, axis=0, prepend=pelvis[:1]), axis=-1) * FPS, int(FPS / 2))
-    moving = _segments(speed > s.min_speed, int(s.min_seconds * FPS))
+    speed = _ground_speed(positions[:, JOINT_INDEX["pelvis"]][:, [0, 2]])
+    moving = segments(speed > s.min_speed, int(s.min_seconds * FPS))
     planted = np.zeros(len(positions), bool)
     for _, _, ankle, toe in LEGS:
         planted |= contacts(positions, JOINT_INDEX[ankle], JOINT_INDEX[toe], ContactSettings())
@@ -107,26 +106,25 @@ def synthesise_gait(positions: np.ndarray, lengths: np.ndarray, settings: GaitSe
         lo, hi = max(0, a - s.blend), min(len(pos), b + s.blend)
         seg = pos[lo:hi]
         ground = seg[:, pelvis][:, [0, 2]]
-        speed = _smooth(np.linalg.norm(np.diff(ground, axis=0, prepend=ground[:1]), axis=-1) * FPS, int(FPS / 2))
+        speed = _ground_speed(ground)
         phase = np.cumsum(cadence(speed)) / FPS
         swing = swing_steps(speed)
         weight = np.ones(hi - lo)
         weight[: a - lo] = np.linspace(0.0, 1.0, a - lo + 2)[1:-1]
         if hi - b:
             weight[-(hi - b):] = np.linspace(1.0, 0.0, hi - b + 2)[1:-1]
+        across = rotation_y(heading[lo:hi])[:, [0, 2], 0]  # the performer's left in x/z
+        lift = s.swing_height * (1.0 + 0.5 * np.clip(speed - 1.5, 0.0, 2.0))
         for foot, names in enumerate(LEGS):
-            hip, _, ankle, _ = (JOINT_INDEX[n] for n in names)
-            across = rotation_y(heading[lo:hi])[:, [0, 2], 0]
+            ankle = JOINT_INDEX[names[2]]
             offset = ((seg[:, ankle] - seg[:, pelvis])[:, [0, 2]] * across).sum(-1)
             sign = 1.0 if foot == 0 else -1.0  # the left foot stands to the performer's left
             lateral = sign * float(np.clip(abs(np.median(offset)), 0.06, 0.15))
             rest = float(np.percentile(seg[:, ankle, 1] - floor, 5.0))
             cycle, progress, steps = _footsteps(phase, foot, swing, ground, heading[lo:hi], lateral)
-            prev, nxt = steps[np.maximum(cycle - 1, 0)], steps[cycle]
-            ease = progress * progress * (3.0 - 2.0 * progress)
+            prev, nxt = steps[cycle - 1], steps[cycle]  # cycle >= 1: steps start one cycle before the first
             target = np.empty((hi - lo, 3))
-            target[:, [0, 2]] = prev + (nxt - prev) * ease[:, None]
-            lift = s.swing_height * (1.0 + 0.5 * np.clip(speed - 1.5, 0.0, 2.0))
+            target[:, [0, 2]] = prev + (nxt - prev) * ease(progress)[:, None]
             target[:, 1] = floor + rest + lift * np.sin(np.pi * progress) ** 2
             target = np.stack([_smooth(target[:, k], SMOOTH_FRAMES) for k in range(3)], -1)
             goal = seg[:, ankle] * (1 - weight[:, None]) + target * weight[:, None]

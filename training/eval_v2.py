@@ -95,13 +95,13 @@ def grouped_precision_of_scores(sims: np.ndarray, split: EncodedSplit, k: int = 
     scores = np.where(other, sims, -np.inf)
     out: dict[str, float] = {}
     bandai = np.flatnonzero(np.char.startswith(src.astype(str), "bandai"))
+    keys = split.keys
     if len(bandai):
-        keys = split.keys
         relevant = (keys[bandai][:, None] == keys[None, :]) & other[bandai]
         out["P@5 content+style"] = precision_at_k(scores[bandai], relevant, k)
     bandai2 = np.flatnonzero(src == "bandai-2")
     if len(bandai2):  # the issue's figure: Bandai-2 queries (bandai-1's test combinations are held out of training)
-        relevant = (split.keys[bandai2][:, None] == split.keys[None, :]) & other[bandai2]
+        relevant = (keys[bandai2][:, None] == keys[None, :]) & other[bandai2]
         out["P@5 content+style bandai-2"] = precision_at_k(scores[bandai2], relevant, k)
     genres = np.array([str(lab.get("genre", "")) for lab in split.windows.labels], dtype=object)
     with_genre = np.flatnonzero(genres != "")
@@ -124,12 +124,12 @@ def search_modes(model: DanceSearchModel, split: EncodedSplit) -> dict[str, dict
     sims = learned @ learned.T
     poses = model.pose_vectors_of_features(split.features)
     keys = split.windows.clip_ids.astype(np.int64) * (1 << 32) + split.windows.starts.astype(np.int64)
+    other = split.windows.clip_ids[:, None] != split.windows.clip_ids[None, :]
     out: dict[str, dict[str, Any]] = {}
     for match in MATCHES:
         weight, context = by_example_settings(model.settings, match)
         mixed = sims if weight == 0 else (1.0 - weight) * sims + weight * (poses @ poses.T)
         scored = in_context(mixed, keys, keys, context, DEFAULT_STRIDE)
-        other = split.windows.clip_ids[:, None] != split.windows.clip_ids[None, :]
         out[match] = {"pose_weight": weight, "context": context,
                       **grouped_precision_of_scores(scored, split),
                       **perfume_cross_dancer(np.where(other, scored, -np.inf), split)}

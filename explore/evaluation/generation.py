@@ -160,11 +160,11 @@ def calibrate(model: DanceSearchModel, val: EncodedWindows, base: CapabilitySett
     fits = [k for k in CANDIDATES if by_k[k][0] >= by_k[1][0] - DECODER_TOLERANCE]
     base = replace(base, generation_candidates=min(fits, key=lambda k: (by_k[k][1], k)))
     by_gait = {g: run(model, val, replace(base, generation_gait=g), full=False) for g in (False, True)}
-    notes["by gait"] = {str(g): {"R@3": _r3_skate(r)[0], "foot_skate": _r3_skate(r)[1], "jerk_ratio": _jerk_ratio(r)}
-                        for g, r in by_gait.items()}
-    (r3, skate), (gait_r3, gait_skate) = _r3_skate(by_gait[False]), _r3_skate(by_gait[True])
+    gait_rows = {g: (*_r3_skate(r), _jerk_ratio(r)) for g, r in by_gait.items()}
+    notes["by gait"] = {str(g): {"R@3": r3, "foot_skate": skate, "jerk_ratio": jr} for g, (r3, skate, jr) in gait_rows.items()}
+    (r3, skate, _), (gait_r3, gait_skate, gait_jerk) = gait_rows[False], gait_rows[True]
     lo, hi = JERK_RATIO_BOUNDS
-    use_gait = gait_skate < skate and gait_r3 >= r3 - DECODER_TOLERANCE and lo <= _jerk_ratio(by_gait[True]) <= hi
+    use_gait = gait_skate < skate and gait_r3 >= r3 - DECODER_TOLERANCE and lo <= gait_jerk <= hi
     return replace(base, generation_gait=use_gait), notes
 
 

@@ -17,7 +17,7 @@ statistics' transfer. The unmoved clip (strength 0) is the baseline.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -90,30 +90,27 @@ def _clips(data: EncodedWindows, source: str) -> dict[int, dict[str, str]]:
     return out
 
 
+def _recognition(probes: Probes, items: Iterable[tuple[np.ndarray, str, str]]) -> dict[str, float]:
+    """How often the probes name each item's style and content from its window vectors (and both)."""
+    st = ct = both = n = 0
+    for v, style, content in items:
+        a, b = probes.predict(v, "style") == style, probes.predict(v, "content") == content
+        st, ct, both, n = st + a, ct + b, both + (a and b), n + 1
+    return {"style": st / max(n, 1), "content": ct / max(n, 1), "both": both / max(n, 1), "jobs": n}
+
+
 def _score(model: DanceSearchModel, probes: Probes, jobs: list[tuple[np.ndarray, str, str]],
            s: CapabilitySettings) -> dict[str, float]:
-    st = ct = both = 0
-    for pos, target, content in jobs:
-        out, _ = stylize(model, pos, target, settings=s)
-        v = motion_vectors(model, out)
-        a, b = probes.predict(v, "style") == target, probes.predict(v, "content") == content
-        st, ct, both = st + a, ct + b, both + (a and b)
-    n = max(1, len(jobs))
-    return {"style": st / n, "content": ct / n, "both": both / n, "jobs": len(jobs)}
+    return _recognition(probes, ((motion_vectors(model, stylize(model, pos, target, settings=s)[0]), target, content)
+                                 for pos, target, content in jobs))
 
 
 def _real_score(probes: Probes, data: EncodedWindows, targets: list[tuple[int | None, str, str]]
                 ) -> dict[str, float]:
     """The probes on real clips of each job's target combination (``None``: the split has none): how
     often they recognise the style and content of captured motion, the measure's ceiling."""
-    st = ct = both = n = 0
-    for clip, style, content in targets:
-        if clip is None:
-            continue
-        v = data.vectors[data.clip_ids == clip]
-        a, b = probes.predict(v, "style") == style, probes.predict(v, "content") == content
-        st, ct, both, n = st + a, ct + b, both + (a and b), n + 1
-    return {"style": st / max(n, 1), "content": ct / max(n, 1), "both": both / max(n, 1), "jobs": n}
+    return _recognition(probes, ((data.vectors[data.clip_ids == clip], style, content)
+                                 for clip, style, content in targets if clip is not None))
 
 
 def _jobs(data: EncodedWindows, source: str, styles: list[str], n_clips: int | None, seed: int
