@@ -456,8 +456,9 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
         # The top of the trunk: follow the longest non-limb chain above the chest-top. A collar lies on the
         # way to a shoulder and is never on it (nameless, it has no side, and it can be longer than the neck).
         # A neck named as a twist bone (Character Creator's NeckTwist01) is walked through when it is the
-        # only way up; two joints above the chest-top (neck, head), a head-top marker (an End Site or a
-        # joint named ...Top, ..._End) is not the head, and a joint where the chain branches is.
+        # only way up; once a real joint stands above the chest-top (a neck, or the head of a rig without
+        # one), a head-top marker (an End Site or a joint named ...Top, ..._End) is not the head, and from
+        # two joints up (neck, head) a joint where the chain branches is.
         arm_paths = set(sk.ancestors(l_sh)) | set(sk.ancestors(r_sh))
         j, steps = chest_top, 0
         while True:
@@ -467,7 +468,7 @@ def recognise(joint_names: Sequence[str], parents: Sequence[int], positions: np.
             kids = [c for c in kids if not sk.helper(c)] or [c for c in kids if not sk.end_site[c]]
             if by == "hierarchy":
                 kids = [c for c in kids if not sk.end_site[c]]  # nameless: the head-top End Site is not the head
-            if steps >= 2:
+            if steps >= 1:
                 kids = [c for c in kids if not sk.end_site[c] and not _HEAD_TOP.search(sk.names[c])]
             if not kids or (steps >= 2 and len(kids) > 1):  # a face (jaw, eyes, teeth) branches from the head
                 break

@@ -88,6 +88,7 @@ def test_every_convention_is_recognised_with_no_rig_file(name: str, originals: l
     ("mixamo", "mixamorig:Head", "mixamorig:Kopf"),     # a HeadTop_End joint above it is not the head
     ("cc_base", "CC_Base_Head", "CC_Base_Kopf"),        # the neck is named as a twist bone (NeckTwist01)
     ("biped", "Bip01 Head", "Bip01 Cabeza"),
+    ("no_neck_21", "Head", "Kopf"),                     # no neck: the head's End Site is one joint up, not the head
 ])
 def test_a_head_of_an_unknown_name_is_found_by_the_hierarchy(convention: str, head: str, renamed: str,
                                                               originals: list[Motion]) -> None:
