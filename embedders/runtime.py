@@ -24,7 +24,7 @@ from embedders.generator import TextToDanceGenerator
 from embedders.heads import DanceToText, ProjectionHeads
 from embedders.latent_prior import LatentPrior
 from embedders.motion import DanceVAE
-from embedders.spaces import SharedSpace, TripletSpace
+from embedders.spaces import SharedSpace, TextHead, TripletSpace
 from embedders.text import FrozenMiniLM, TextProjector
 from motion.normalize import Normalizer
 from motion.skeleton import N_JOINTS
@@ -73,6 +73,9 @@ class DanceSearchModel:
         # Models trained before the latent prior existed lack it; generation then uses the projector.
         self.latent_prior = LatentPrior.load(d, "latent_prior").eval() if (d / "latent_prior.json").is_file() else None
         self.shared = SharedSpace.load(d, "shared_space").eval()
+        # Stage 7b (models trained since 2026-12-01): the text head refitted on the locked motion encoder.
+        if (d / "text_head.json").is_file():
+            self.shared.use_text_head(TextHead.load(d, "text_head"))
         self.triplet = TripletSpace(self.vae, self.projector, self.heads).eval()
         clusters = json.loads((d / "clusters.json").read_text())
         self.centroids = torch.tensor(clusters["centroids"], dtype=torch.float32)

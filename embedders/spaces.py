@@ -85,6 +85,43 @@ class SharedSpace(SavableModule):
         """MiniLM embeddings (N, 384) -> unit vectors (N, D)."""
         return F.normalize(self.text_head(minilm_emb), dim=-1)
 
+    def use_text_head(self, head: TextHead) -> None:
+        """Embed texts with ``head`` (stage 7b, refitted on this space's motion encoder) from now on."""
+        if head.config.dim != self.config.dim:
+            raise ValueError(f"text head of dimension {head.config.dim} for a space of dimension {self.config.dim}")
+        self.text_head = head.net.eval()
+
+
+@dataclass
+class TextHeadConfig:
+    """Stage-7b text head sizes: MiniLM (384) -> hidden -> shared dim D, input dropout while training."""
+
+    text_dim: int = MINILM_DIM
+    hidden: int = 512
+    dim: int = 256
+    dropout: float = 0.0
+
+
+class TextHead(SavableModule):
+    """Stage 7b: the shared space's text head refitted on the frozen (locked) motion encoder, as in LiT
+    (Zhai et al. 2022), with noise (and optionally dropout) on the MiniLM input while training. The joint stage fits the
+    text head to the few thousand caption phrasings it sees; the refit keeps nearby MiniLM vectors (other
+    people's words for the same movement) near the same motions. Measured on val in docs/experiments.md
+    ("Text head on the locked motion encoder")."""
+
+    Config = TextHeadConfig
+    config: TextHeadConfig
+
+    def __init__(self, config: TextHeadConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.net = nn.Sequential(nn.Dropout(c.dropout), nn.Linear(c.text_dim, c.hidden), nn.ReLU(),
+                                 nn.Linear(c.hidden, c.dim))
+
+    def forward(self, minilm_emb: torch.Tensor) -> torch.Tensor:
+        """MiniLM embeddings (N, 384) -> unit vectors (N, D)."""
+        return F.normalize(self.net(minilm_emb), dim=-1)
+
 
 class TripletSpace(nn.Module):
     """The paper's space: heads over VAE mu and over the stage-3 text latent, outputs L2-normalised.

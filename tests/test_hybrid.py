@@ -25,7 +25,7 @@ from motion.skeleton import CANONICAL_FPS
 from motion.windows import DEFAULT_SIZE, window_starts
 from search.engine import Engine
 from search.errors import InvalidQuery
-from search.metadata import KeywordIndex, clip_doc, path_fields, query_terms, split_words, stem
+from search.metadata import Fusion, KeywordIndex, clip_doc, path_fields, query_terms, split_words, stem
 from tests.fake_engine import FakeEngine
 from tests.fake_model import FakeModel, arms, jump, spin, still, walk
 from tests.fixtures import write_valid
@@ -142,9 +142,14 @@ def test_names_and_labels_lift_their_clips(data_dir: Path) -> None:
         assert [h.clip_id for h in keyword] == [salsa] and keyword[0].score == hybrid[0].keyword_score
         # Meaning: "jumping" shares no word with the label "hop" but means the same (the fake encoder
         # maps both onto the bounce feature), so the standing clip gets the metadata boost.
+        # The shipped default weighs meaning 0 (chosen on val); a positive weight must lift the clip by it.
+        default_fusion, engine.fusion = engine.fusion, Fusion(keyword_weight=0.3, meaning_weight=0.5)
         hits = {h.clip_id: h for h in engine.search_text("jumping", k=20, generate="never").results}
         assert hits[hop].matched_terms == [] and hits[hop].metadata_similarity == pytest.approx(1.0, abs=1e-5)
-        assert hits[hop].score == pytest.approx(hits[hop].motion_score + engine.fusion.meaning_weight)
+        assert hits[hop].score == pytest.approx(hits[hop].motion_score + 0.5)
+        engine.fusion = default_fusion
+        unlifted = {h.clip_id: h for h in engine.search_text("jumping", k=20, generate="never").results}
+        assert unlifted[hop].score == pytest.approx(unlifted[hop].motion_score)
         # Filters and paging apply to hybrid results too.
         filtered = engine.search_text("salsa", generate="never", filters=_filters(max_duration=3.5)).results
         assert salsa not in {h.clip_id for h in filtered} and filtered

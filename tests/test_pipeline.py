@@ -24,7 +24,8 @@ def test_every_stage_trained_and_written(trained) -> None:
     from training.pipeline import STAGES
 
     assert [s for s in STAGES if not state[s]["done"]] == []
-    for name in ("vae", "projector", "heads", "dance_to_text", "generator", "latent_prior", "shared_space"):
+    for name in ("vae", "projector", "heads", "dance_to_text", "generator", "latent_prior", "shared_space",
+                 "text_head"):
         assert (opts.out / f"{name}.safetensors").stat().st_size > 0
         assert (opts.out / f"{name}.json").is_file()
         assert state[name]["history"], f"stage {name} recorded no losses"
@@ -149,3 +150,22 @@ def test_the_shipped_model_resumes_under_the_current_training_settings() -> None
     shipped = Path(__file__).resolve().parents[1] / "models" / "default"
     log = StageLog(shipped, PipelineConfig())
     assert all(log.done(stage) for stage in STAGES)
+
+
+def test_the_model_embeds_texts_with_the_refitted_text_head(trained) -> None:  # type: ignore[no-untyped-def]
+    """Stage 7b's head, not the joint stage's, embeds queries; the motion side is the joint stage's."""
+    import torch
+
+    from embedders.runtime import DanceSearchModel
+    from embedders.spaces import SharedSpace, TextHead
+
+    opts, _ = trained
+    model = DanceSearchModel(opts.out)
+    texts = ["a slow waltz turn", "someone waving goodbye"]
+    minilm = model.minilm(texts)
+    head, joint = TextHead.load(opts.out, "text_head"), SharedSpace.load(opts.out, "shared_space")
+    with torch.no_grad():
+        np.testing.assert_allclose(model.embed_texts(texts), head(minilm).numpy(), atol=1e-6)
+        assert not np.allclose(model.embed_texts(texts), joint.embed_text(minilm).numpy(), atol=1e-3)
+        x = torch.randn(2, model.window_size, joint.config.n_features)
+        np.testing.assert_allclose(model.shared.embed_motion(x).numpy(), joint.embed_motion(x).numpy(), atol=1e-6)

@@ -410,6 +410,56 @@ def test_shared_space_instance_term_is_trained_and_falls(trained) -> None:  # ty
     assert "val/instance" not in history  # validation keeps the model-selection loss comparable
 
 
+def test_text_head_refit_keeps_the_motion_encoder_and_learns_the_texts(trained) -> None:  # type: ignore[no-untyped-def]
+    """Stage 7b: the motion encoder is locked (its weights and motion vectors unchanged), the refitted
+    head's loss falls, and with it in place every val window's own captions rank above the other
+    classes' captions at least as often as with a head that was never trained."""
+    from embedders.spaces import TextHead, TextHeadConfig
+    from training.stages.text_head import TextHeadTrainConfig, train_text_head
+
+    data = synthetic(n_train=48, n_val=24, n_classes=6, seed=1)
+    _, vae, *_ = trained
+    space, _ = train_shared_space(data, vae, SharedSpaceConfig(seq_len=S, hidden=H, text_hidden=32, dim=16),
+                                  SharedSpaceTrainConfig(epochs=6, batch_size=16, lr=3e-3), progress=quiet)
+    before = {k: v.clone() for k, v in space.state_dict().items()}
+    motion = space.embed_motion(data.val.x).detach()
+    head, history = train_text_head(data, space, TextHeadConfig(hidden=32, dim=16),
+                                    TextHeadTrainConfig(epochs=8, batch_size=16, lr=3e-3, views=2), progress=quiet)
+    assert all(torch.equal(v, space.state_dict()[k]) for k, v in before.items())
+    assert history["train/loss"][-1] < history["train/loss"][0]
+    assert history["val/loss"][-1] < history["val/loss"][0]
+
+    def accuracy(h: TextHead) -> float:
+        sims = motion @ h(data.text_emb).detach().T                    # (val windows, captions)
+        best = sims.argmax(1).numpy()
+        return float(np.mean([b in caps for b, caps in zip(best, data.val.captions, strict=True)]))
+
+    torch.manual_seed(0)
+    assert accuracy(head) >= accuracy(TextHead(TextHeadConfig(hidden=32, dim=16)).eval())
+    assert accuracy(head) > 0.5
+    space.use_text_head(head)
+    assert torch.allclose(space.embed_text(data.text_emb), head(data.text_emb))
+    assert torch.equal(space.embed_motion(data.val.x), motion)
+    with pytest.raises(ValueError, match="dimension"):
+        space.use_text_head(TextHead(TextHeadConfig(hidden=32, dim=8)))
+
+
+def test_text_head_noise_keeps_the_norm_and_zero_noise_is_the_input() -> None:
+    from training.stages.text_head import noisy
+
+    t = 3.0 * F.normalize(torch.randn(64, 384), dim=1)
+    assert torch.equal(noisy(t, 0.0), t)
+    moved = noisy(t, 1.0)
+    assert torch.allclose(moved.norm(dim=1), t.norm(dim=1), atol=1e-4)
+    cos = F.cosine_similarity(moved, t, dim=1)
+    assert 0.5 < float(cos.mean()) < 0.9  # noise of the vector's own norm: about 45 degrees away
+
+
+def test_a_text_head_of_another_size_than_the_space_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="text_head.dim"):
+        PipelineConfig.from_dict({"text_head": {"dim": 64}})
+
+
 def test_instance_infonce_by_hand() -> None:
     a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
     matched = instance_infonce(a, a, 0.1)

@@ -38,7 +38,7 @@ CHOSEN_FOR_WEIGHTS = ("same_motion_pose_weight", "by_example_context")
 drops them (they were chosen for other weights), and calibration never touches them."""
 
 WEIGHT_FILES = ("normalizer.npz", "vae.safetensors", "projector.safetensors", "heads.safetensors",
-                "dance_to_text.safetensors", "shared_space.safetensors")
+                "dance_to_text.safetensors", "shared_space.safetensors", "text_head.safetensors")
 """The files that decide stored vectors and descriptions. The generator and the latent prior are not
 among them: retraining generation leaves every index valid and keeps the settings chosen for these weights."""
 

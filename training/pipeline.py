@@ -26,7 +26,7 @@ import torch
 from db.library import Library
 from embedders.heads import DanceToText, ProjectionHeads
 from embedders.motion import DanceVAE
-from embedders.spaces import SharedSpace
+from embedders.spaces import SharedSpace, TextHead
 from embedders.text import TextProjector
 from motion.augment import AugmentConfig
 from motion.normalize import Normalizer
@@ -51,13 +51,15 @@ from training.stages.inputs import StageData
 from training.stages.latent_prior import train_latent_prior
 from training.stages.loop import changed_settings, seed_everything
 from training.stages.shared_space import train_shared_space
+from training.stages.text_head import train_text_head
 from training.stages.text_projector import train_text_projector
 from training.stages.vae import encode_latents, train_vae
 from training.textcache import TextEmbeddingCache
 
 log = logging.getLogger(__name__)
 
-STAGES = ("vae", "clusters", "projector", "heads", "dance_to_text", "generator", "latent_prior", "shared_space")
+STAGES = ("vae", "clusters", "projector", "heads", "dance_to_text", "generator", "latent_prior", "shared_space",
+          "text_head")
 
 
 class TrainError(RuntimeError):
@@ -142,7 +144,8 @@ def prepare(opts: TrainOptions, encoder: TextEmbeddingCache) -> Prepared:
 STAGE_SECTIONS = {"vae": ("vae", "vae_train"), "clusters": ("clusters",), "projector": ("projector", "projector_train"),
                   "heads": ("heads", "heads_train"), "dance_to_text": ("dance_to_text", "dance_to_text_train"),
                   "generator": ("generator_train",), "latent_prior": ("latent_prior", "latent_prior_train"),
-                  "shared_space": ("shared_space", "shared_space_train")}
+                  "shared_space": ("shared_space", "shared_space_train"),
+                  "text_head": ("text_head", "text_head_train")}
 """The sections of :class:`PipelineConfig` each stage is trained with (recorded in ``stages.json``)."""
 
 
@@ -281,10 +284,14 @@ def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, f
               lambda: train_latent_prior(data, cfg.latent_prior, cfg.latent_prior_train, progress=progress,
                                          checkpoint=ckpt / "latent_prior.pt"),
               lambda: LatentPrior.load(opts.out, "latent_prior"), lambda m: m.save(opts.out, "latent_prior"))
-    run_stage("shared_space", log_,
-              lambda: train_shared_space(data, vae, cfg.shared_space, cfg.shared_space_train, progress=progress,
-                                         checkpoint=ckpt / "shared_space.pt"),
-              lambda: SharedSpace.load(opts.out, "shared_space"), lambda m: m.save(opts.out, "shared_space"))
+    space = run_stage("shared_space", log_,
+                      lambda: train_shared_space(data, vae, cfg.shared_space, cfg.shared_space_train,
+                                                 progress=progress, checkpoint=ckpt / "shared_space.pt"),
+                      lambda: SharedSpace.load(opts.out, "shared_space"), lambda m: m.save(opts.out, "shared_space"))
+    run_stage("text_head", log_,
+              lambda: train_text_head(data, space, cfg.text_head, cfg.text_head_train,
+                                      progress=progress, checkpoint=ckpt / "text_head.pt"),
+              lambda: TextHead.load(opts.out, "text_head"), lambda m: m.save(opts.out, "text_head"))
     write_model_dir(opts, prep, encoder, prep_seconds, time.perf_counter() - t_start)
     encoder.save()
     return log_.state

@@ -15,7 +15,7 @@ from typing import Any
 from embedders.heads import DanceToTextConfig, ProjectionHeadsConfig
 from embedders.latent_prior import LatentPriorConfig
 from embedders.motion import VAEConfig
-from embedders.spaces import SharedSpaceConfig
+from embedders.spaces import SharedSpaceConfig, TextHeadConfig
 from embedders.text import TextProjectorConfig
 from training.clustering import ClusterConfig
 from training.stages.contrastive import HeadsTrainConfig
@@ -23,6 +23,7 @@ from training.stages.dance_to_text import DanceToTextTrainConfig
 from training.stages.generator import GeneratorTrainConfig
 from training.stages.latent_prior import LatentPriorTrainConfig
 from training.stages.shared_space import SharedSpaceTrainConfig
+from training.stages.text_head import TextHeadTrainConfig
 from training.stages.text_projector import TextProjectorTrainConfig
 from training.stages.vae import VAETrainConfig
 
@@ -49,6 +50,8 @@ class PipelineConfig:
     latent_prior_train: LatentPriorTrainConfig = field(default_factory=LatentPriorTrainConfig)
     shared_space: SharedSpaceConfig = field(default_factory=SharedSpaceConfig)
     shared_space_train: SharedSpaceTrainConfig = field(default_factory=SharedSpaceTrainConfig)
+    text_head: TextHeadConfig = field(default_factory=TextHeadConfig)
+    text_head_train: TextHeadTrainConfig = field(default_factory=TextHeadTrainConfig)
 
     def __post_init__(self) -> None:
         latents = {"vae.latent": self.vae.latent, "projector.latent": self.projector.latent,
@@ -56,6 +59,9 @@ class PipelineConfig:
                    "latent_prior.latent": self.latent_prior.latent}
         if len(set(latents.values())) != 1:
             raise ConfigError(f"latent sizes must agree: {latents}")
+        if self.text_head.dim != self.shared_space.dim:
+            raise ConfigError(f"text_head.dim {self.text_head.dim} must equal shared_space.dim {self.shared_space.dim}"
+                              " (the refitted text head embeds into the shared space)")
 
     def with_sizes(self, hidden: int, latent: int) -> PipelineConfig:
         """A copy with the recurrent hidden size H and the latent size L set in every module."""
