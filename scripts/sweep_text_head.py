@@ -34,6 +34,8 @@ VARIANTS: dict[str, dict[str, float]] = {
     "noise 0.5": {"noise": 0.5, "dropout": 0.0},
     "noise 1.0": {"noise": 1.0, "dropout": 0.0},
     "noise 1.5": {"noise": 1.5, "dropout": 0.0},
+    "noise 2.0": {"noise": 2.0, "dropout": 0.0},
+    "noise 3.0": {"noise": 3.0, "dropout": 0.0},
     "noise 1.0, dropout 0.2": {"noise": 1.0, "dropout": 0.2},
     "noise 1.5, dropout 0.2": {"noise": 1.5, "dropout": 0.2},
 }
