@@ -94,7 +94,7 @@ class SharedSpace(SavableModule):
 
 @dataclass
 class TextHeadConfig:
-    """Stage-7b text head sizes: MiniLM (384) -> hidden -> shared dim D, input dropout while training."""
+    """Stage-7b text head sizes: MiniLM (384) -> hidden -> shared dim D, and input dropout while training."""
 
     text_dim: int = MINILM_DIM
     hidden: int = 512
@@ -104,10 +104,10 @@ class TextHeadConfig:
 
 class TextHead(SavableModule):
     """Stage 7b: the shared space's text head refitted on the frozen (locked) motion encoder, as in LiT
-    (Zhai et al. 2022), with noise (and optionally dropout) on the MiniLM input while training. The joint stage fits the
-    text head to the few thousand caption phrasings it sees; the refit keeps nearby MiniLM vectors (other
-    people's words for the same movement) near the same motions. Measured on val in docs/experiments.md
-    ("Text head on the locked motion encoder")."""
+    (Zhai et al. 2022), with noise (and optionally dropout) on the MiniLM input while training. The joint
+    stage fits the text head to the few thousand caption phrasings it sees; the refit keeps nearby MiniLM
+    vectors (other people's words for the same movement) near the same motions. Measured on val in
+    docs/experiments.md ("Text head on the locked motion encoder")."""
 
     Config = TextHeadConfig
     config: TextHeadConfig

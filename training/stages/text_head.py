@@ -50,6 +50,7 @@ class TextHeadTrainConfig(LoopConfig):
 def locked_views(space: SharedSpace, windows: WindowSet, views: int, rng: np.random.Generator) -> torch.Tensor:
     """(views, N, D) motion vectors of every window: view 0 clean, the others through ``batch_fn``."""
     space.eval()
+    device = next(space.parameters()).device  # where the joint stage left it (CUDA when it trained there)
     n = len(windows)
     out = []
     for v in range(views):
@@ -57,7 +58,7 @@ def locked_views(space: SharedSpace, windows: WindowSet, views: int, rng: np.ran
         for i in range(0, n, ENCODE_BATCH):
             idx = np.arange(i, min(n, i + ENCODE_BATCH))
             x = windows.x[torch.as_tensor(idx)] if v == 0 else windows.batch(idx, rng)
-            parts.append(space.embed_motion(x))
+            parts.append(space.embed_motion(x.to(device)).cpu())
         out.append(torch.cat(parts) if parts else torch.zeros(0, space.dim))
     return torch.stack(out)
 
