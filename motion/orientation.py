@@ -41,6 +41,11 @@ UNITS_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.
 UNIT_PRIOR = {"m": 0.0, "cm": 0.0, "mm": 0.1, "inch": 0.25, "cmu": 0.3}
 FOOT_CLEARANCE = 0.04
 FLOOR_TOLERANCE = 0.15
+TILT_RANGE_DEG = (5.0, 30.0)   # floors tilted less are level enough (and less is within a fit's error on
+                               # real jumps); more is the up axis' business
+CONTACT_BAND_M = 0.03          # a lowest-foot point this close to the fitted floor is a contact
+CONTACT_SPREAD_M = 0.3         # contacts must spread this far (std) both ways to define a plane
+HIP_MARGIN = 0.01              # the hip line must lie this much closer (median |sine|) to the floor than to level
 UP_DOMINANCE = 0.7
 _J = JOINT_INDEX
 _FEET = [_J[n] for n in ("l_ankle", "l_toe", "r_ankle", "r_toe")]
@@ -68,6 +73,7 @@ class Orientation:
     body_length_m: float = BODY_LENGTH_M
     mirrored: bool = False
     floor_shift_m: float = 0.0
+    floor_tilt_deg: float = 0.0
     root: str = "unknown"
     notes: list[str] = field(default_factory=list)
 
@@ -75,7 +81,7 @@ class Orientation:
         return {"up": self.up, "units": self.units, "metres_per_unit": round(self.scale * self.body_scaled, 6),
                 "body_scaled": round(self.body_scaled, 4), "body_length_m": round(self.body_length_m, 3),
                 "mirrored_labels": self.mirrored, "floor_shift_m": round(self.floor_shift_m, 4),
-                "root": self.root, "notes": list(self.notes)}
+                "floor_tilt_deg": round(self.floor_tilt_deg, 2), "root": self.root, "notes": list(self.notes)}
 
 
 def turn(positions: np.ndarray, up: str) -> np.ndarray:
@@ -169,6 +175,60 @@ def floor_height(positions: np.ndarray) -> float:
     return float(np.percentile(positions[:, _FEET, 1].min(axis=1), 5))
 
 
+def floor_normal(positions: np.ndarray) -> np.ndarray | None:
+    """Unit normal (pointing up) of the plane the feet stand on, from the lowest foot joint of every frame
+    (Y up): a plane is fitted to those points, then refitted to the ones within CONTACT_BAND_M of it (the
+    contacts, not the swings), three times. None when the contacts do not spread CONTACT_SPREAD_M (std)
+    along both horizontal directions: a clip danced in place or along one line does not define a plane."""
+    feet = positions[:, _FEET]
+    pts = feet[np.arange(len(feet)), feet[..., 1].argmin(axis=1)].astype(np.float64)
+    keep = np.isfinite(pts).all(axis=1)
+    for _ in range(3):
+        if keep.sum() < 10:
+            return None
+        a = np.c_[pts[keep, 0], pts[keep, 2], np.ones(int(keep.sum()))]
+        coef, *_ = np.linalg.lstsq(a, pts[keep, 1], rcond=None)
+        resid = pts[:, 1] - (coef[0] * pts[:, 0] + coef[1] * pts[:, 2] + coef[2])
+        keep = np.abs(resid) < CONTACT_BAND_M
+    if keep.sum() < 10:
+        return None
+    horizontal = pts[keep][:, [0, 2]]
+    spread = np.sqrt(np.clip(np.linalg.eigvalsh(np.cov(horizontal.T)), 0.0, None))
+    if spread.min() < CONTACT_SPREAD_M:
+        return None
+    n = np.array([-coef[0], 1.0, -coef[1]])
+    return n / np.linalg.norm(n)
+
+
+def level_tilt(positions: np.ndarray, orientation: Orientation) -> np.ndarray:
+    """Rotate the clip so that the floor its feet stand on is level (a camera-space export, e.g. a tilted
+    depth camera, has a floor at an angle), when the tilt is within TILT_RANGE_DEG and the contacts define
+    a plane (:func:`floor_normal`); the rotation turns about the horizontal axis only, so heading is kept."""
+    n = floor_normal(positions)
+    if n is None:
+        return positions
+    angle = float(np.degrees(np.arccos(np.clip(n[1], -1.0, 1.0))))
+    if not TILT_RANGE_DEG[0] <= angle <= TILT_RANGE_DEG[1]:
+        return positions
+    # A tilted camera tilts the performer with the floor; a ramp under an upright performer does not. The
+    # line through the hips lies level whatever the forward lean, so it must lie in the fitted floor
+    # rather than in the horizontal plane (the median over frames, in sines; it cannot tell when the
+    # hips always lie along the tilt's axis, and then nothing is changed).
+    hips = positions[:, _J["l_hip"]] - positions[:, _J["r_hip"]]
+    hips = hips / np.maximum(np.linalg.norm(hips, axis=-1, keepdims=True), 1e-9)
+    off_floor, off_level = float(np.median(np.abs(hips @ n))), float(np.median(np.abs(hips[:, 1])))
+    if off_level - off_floor < HIP_MARGIN:
+        return positions
+    axis = np.cross(n, [0.0, 1.0, 0.0])
+    axis /= np.linalg.norm(axis)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rad = np.radians(angle)
+    rot = np.eye(3) + np.sin(rad) * k + (1 - np.cos(rad)) * k @ k
+    orientation.floor_tilt_deg = angle
+    orientation.notes.append(f"the floor the feet stand on was tilted {angle:.1f} deg: levelled")
+    return positions @ rot.T
+
+
 def level_floor(positions: np.ndarray, orientation: Orientation, root_offset_up: float | None = None) -> np.ndarray:
     """Move the clip vertically when its feet are more than FLOOR_TOLERANCE off the floor; report the root."""
     floor = floor_height(positions)
@@ -204,6 +264,7 @@ def orient(mapped: np.ndarray, *, cmu_names: bool, toes_real: bool,
     if o.body_scaled != 1.0:
         o.notes.append(f"body of {length * o.scale:.2f} m (legs + spine + head) is not a human size in any unit: "
                        f"scaled by {o.body_scaled:.3f} to {BODY_LENGTH_M} m")
+    out = level_tilt(out, o)
     if toes_real and facing_score(out) < -0.3:
         out = out[:, list(MIRROR_PERMUTATION)]
         o.mirrored = True

@@ -214,6 +214,53 @@ def test_labels_named_from_the_camera_are_swapped_back(originals: list[Motion]) 
     assert error < TOLERANCE_M
 
 
+WALKER = "bandai/dataset-2/dataset-2_walk-turn-left_active_004.bvh.gz"  # test split: walks a curve across the floor
+
+
+def _seen_from(motion: Motion, transform: np.ndarray) -> Motion:
+    """The canonical motion with every point mapped by ``transform`` (3 x 3), written on the Mixamo rig and
+    read back through recognition (no rig file)."""
+    moved = Motion(motion.positions @ transform.T, motion.fps, list(JOINTS), list(PARENTS))
+    return to_canonical(read_bvh_text(convention_bvh(CONVENTIONS["mixamo"], moved)))
+
+
+def _pitch(deg: float) -> np.ndarray:
+    a = np.radians(deg)
+    return np.array([[1.0, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+
+
+def _roll(deg: float) -> np.ndarray:
+    a = np.radians(deg)
+    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1.0]])
+
+
+@pytest.mark.parametrize(("name", "transform", "tilt"), [
+    ("camera pitched 8 deg", _pitch(8.0), 8.0), ("camera rolled 15 deg", _roll(15.0), 15.0),
+    ("camera pitched 25 deg", _pitch(-25.0), 25.0), ("level", np.eye(3), 0.0),
+])
+def test_a_tilted_camera_floor_is_levelled(name: str, transform: np.ndarray, tilt: float) -> None:
+    """Camera-space exports (a depth camera looking down at the floor) tilt the whole scene; when the feet
+    travel across the floor the plane they stand on says by how much, and the clip comes back level."""
+    original = to_canonical(load_motion(CORPUS / WALKER)).slice_frames(0, 150)
+    back = _seen_from(original, transform)
+    assert back.meta["detected"]["floor_tilt_deg"] == pytest.approx(tilt, abs=0.5), name
+    error = np.abs(_relative(back.positions) - _relative(original.positions[: back.n_frames])).max()
+    assert error < TOLERANCE_M, (name, error)
+
+
+def test_a_slope_under_an_upright_body_and_a_tilt_in_place_are_left_alone(originals: list[Motion]) -> None:
+    """A floor that rises under an upright walker (a ramp: the body stays vertical) is not a camera tilt;
+    a performer who stays in place gives no plane to measure, so a tilt there is kept (a known limit)."""
+    walker = to_canonical(load_motion(CORPUS / WALKER)).slice_frames(0, 150)
+    for slope in (6.0, 10.0):  # the whole body carried up the ramp, upright, as its pelvis moves forward
+        positions = walker.positions.copy()
+        positions[..., 1] += np.tan(np.radians(slope)) * positions[:, :1, 2]
+        on_ramp = Motion(positions, walker.fps, list(JOINTS), list(PARENTS))
+        assert _seen_from(on_ramp, np.eye(3)).meta["detected"]["floor_tilt_deg"] == 0.0, slope
+    in_place = _seen_from(originals[0], _pitch(12.0))
+    assert in_place.meta["detected"]["floor_tilt_deg"] == 0.0
+
+
 def test_an_unrecognised_rig_says_what_it_found_and_where_to_go() -> None:
     text = ("HIERARCHY\nROOT a\n{\n OFFSET 0 0 0\n CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
             " JOINT b\n {\n  OFFSET 0 10 0\n  CHANNELS 3 Zrotation Xrotation Yrotation\n  End Site\n  {\n   OFFSET 0 5 0\n  }\n }\n}\n"
