@@ -19,7 +19,7 @@ import numpy as np
 
 from motion import plausibility
 from motion.data import Motion, MotionError
-from motion.orientation import Orientation, level_floor, orient
+from motion.orientation import Orientation, level_floor, level_tilt, orient
 from motion.recognise import Recognition, normalise_name, recognise
 from motion.rigmap import JointSource, Rig, find_rig, load_rigs
 from motion.skeleton import CANONICAL_FPS, JOINT_INDEX, JOINTS, MIRROR_PERMUTATION, PARENTS
@@ -123,8 +123,8 @@ def decide(motion: Motion, rigs: Sequence[Rig] | None = None) -> Decision:
         if isinstance(offset, list) and rig.floor == "none":
             o = np.asarray(offset, dtype=np.float64) * rig.scale
             offset_up = float(o[2] if rig.up == "z" else o[1])
-        if rig.floor == "none":
-            positions = level_floor(positions, orientation, offset_up)
+        if rig.floor == "none":  # a camera's tilt belongs to one capture, not to the rig: levelled here too
+            positions = level_floor(level_tilt(positions, orientation), orientation, offset_up)
         dropped = 1 if rig.drop_first_frame and positions.shape[0] > 1 else 0
         return Decision(rig, None, orientation, positions[dropped:], dropped)
     recognition = recognise(motion.joint_names, motion.parents, motion.positions,

@@ -1,8 +1,8 @@
 """Floor-tilt levelling (:func:`motion.orientation.level_tilt`) on real motion: how often it would fire on the
 corpus, whose floors are level, and whether tilted copies of travelling test-split walks come back level.
 
-1. Every corpus clip, canonical, through ``level_tilt`` as if its rig had been recognised: any levelling
-   there is a false one.
+1. Every corpus clip through the product's canonicalisation (rig files and recognition both level a
+   tilt): any levelling there is a false one, the corpus floors being level.
 2. The test split's bandai-2 walk-turn clips (the first ``--walks``), written on the Mixamo rig with the
    whole scene tilted (pitch or roll) and read back through recognition: the tilt found and the largest
    pelvis-relative joint error against the untilted clip.
@@ -43,16 +43,14 @@ def main() -> None:
     from motion.conventions import CONVENTIONS, convention_bvh
     from motion.data import Motion
     from motion.formats import load_motion
-    from motion.orientation import Orientation, level_tilt
     from motion.skeleton import JOINTS, PARENTS
 
     entries = json.loads((args.corpus / "manifest.json").read_text())["sequences"]
     levelled = []
     for e in entries:
-        o = Orientation()
-        level_tilt(to_canonical(load_motion(args.corpus / e["file"])).positions, o)
-        if o.floor_tilt_deg:
-            levelled.append((e["file"], round(o.floor_tilt_deg, 2)))
+        tilt = float(to_canonical(load_motion(args.corpus / e["file"])).meta["detected"].get("floor_tilt_deg", 0.0))
+        if tilt:
+            levelled.append((e["file"], round(tilt, 2)))
     print(f"corpus clips that would be levelled: {len(levelled)} of {len(entries)} {levelled}")
 
     walks = [e["file"] for e in entries if e["split"] == "test" and "walk-turn" in e["file"]][: args.walks]

@@ -248,6 +248,22 @@ def test_a_tilted_camera_floor_is_levelled(name: str, transform: np.ndarray, til
     assert error < TOLERANCE_M, (name, error)
 
 
+def test_a_tilted_capture_read_through_a_rig_file_is_levelled_too(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A rig file describes the rig, not one capture's camera: the tilt is levelled with a rig file (here the
+    one `dancesearch rig --toml` writes) exactly as with recognition."""
+    walker = to_canonical(load_motion(CORPUS / WALKER)).slice_frames(0, 150)
+    path = tmp_path / "kinect_take.bvh"
+    path.write_text(convention_bvh(CONVENTIONS["mixamo"],
+                                   Motion(walker.positions @ _roll(15.0).T, walker.fps, list(JOINTS), list(PARENTS))))
+    assert "floor_tilt_deg 1" in cli("rig", path).output
+    (tmp_path / "rigs").mkdir()
+    (tmp_path / "rigs" / "kinect.toml").write_text(cli("rig", path, "--toml").output)
+    with_file, recognised = to_canonical(load_motion(path), load_rigs([tmp_path / "rigs"])), to_canonical(load_motion(path))
+    assert with_file.meta["rig"].startswith("user-")
+    assert with_file.meta["detected"]["floor_tilt_deg"] == pytest.approx(15.0, abs=0.5)
+    assert np.abs(with_file.positions - recognised.positions).max() < 1e-3
+
+
 def test_a_slope_under_an_upright_body_and_a_tilt_in_place_are_left_alone(originals: list[Motion]) -> None:
     """A floor that rises under an upright walker (a ramp: the body stays vertical) is not a camera tilt;
     a performer who stays in place gives no plane to measure, so a tilt there is kept (a known limit)."""

@@ -100,7 +100,8 @@ def _print_text(doc: dict[str, Any]) -> None:
                              f" (rig file {doc.get('rig_file', '')})")
     typer.echo(f"  rig            {rig_line}")
     typer.echo(f"  joints         {doc['joints_in_file']} in the file, {doc['source_fps']:g} fps")
-    for key in ("units", "up", "metres_per_unit", "root", "floor_shift_m", "mirrored_labels", "body_scaled"):
+    for key in ("units", "up", "metres_per_unit", "root", "floor_shift_m", "floor_tilt_deg", "mirrored_labels",
+                "body_scaled"):
         if key in doc:
             typer.echo(f"  {key:<14} {doc[key]}")
     for canonical, source in (doc.get("matched") or {}).items():
