@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motion.fk import minimal_rotation
 from motion.skeleton import JOINT_INDEX, MIRROR_PERMUTATION
 
 # Median of legs + spine + head chain over the corpus train clips of the built-in rigs (bandai 1.30,
@@ -219,11 +220,7 @@ def level_tilt(positions: np.ndarray, orientation: Orientation) -> np.ndarray:
     off_floor, off_level = float(np.median(np.abs(hips @ n))), float(np.median(np.abs(hips[:, 1])))
     if off_level - off_floor < HIP_MARGIN:
         return positions
-    axis = np.cross(n, [0.0, 1.0, 0.0])
-    axis /= np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    rad = np.radians(angle)
-    rot = np.eye(3) + np.sin(rad) * k + (1 - np.cos(rad)) * k @ k
+    rot = minimal_rotation(n, np.array([0.0, 1.0, 0.0]))
     orientation.floor_tilt_deg = angle
     orientation.notes.append(f"the floor the feet stand on was tilted {angle:.1f} deg: levelled")
     return positions @ rot.T

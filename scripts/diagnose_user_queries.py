@@ -22,11 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def first_rank(scores: np.ndarray, relevant: np.ndarray) -> int:
-    """1-based rank of the first relevant item when ``scores`` are sorted best first."""
-    return int(np.flatnonzero(relevant[np.argsort(-scores)])[0]) + 1
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=REPO / "models" / "default")
@@ -39,6 +34,7 @@ def main() -> None:
     from training.data import load_split
     from training.eval_tasks import EncodedSplit, user_queries
     from training.evaluate import EvalOptions, eval_library
+    from training.metrics import first_relevant_ranks
     from training.text.relevance import load_user_queries
 
     opts = EvalOptions(model=args.model, corpus=args.corpus.resolve(), split=args.split, out=REPO / "runs",
@@ -53,18 +49,16 @@ def main() -> None:
     desc = model.embed_texts([r["text"] for r in records])
     query = model.embed_texts(queries.texts)
     desc_scores = desc @ motion.T
-    hits = 0
+    ranks = first_relevant_ranks(query @ motion.T, queries.relevant)
     print(f"{'rank':>5} {'oracle':>6}  query  |  nearest description's key")
     for i, text in enumerate(queries.texts):
         relevant = queries.relevant[i]
-        wanted = set(split.keys[relevant]) - {""}
-        oracle = min((first_rank(desc_scores[j], relevant) for j in np.flatnonzero(np.isin(keys, list(wanted)))),
-                     default=None)
-        rank = first_rank(query[i] @ motion.T, relevant)
-        hits += rank == 1
+        own = np.flatnonzero(np.isin(keys, list(set(split.keys[relevant]) - {""})))
+        oracle = (int(first_relevant_ranks(desc_scores[own], np.broadcast_to(relevant, (own.size, relevant.size))).min())
+                  if own.size else "-")
         nearest = keys[int(np.argmax(query[i] @ desc.T))]
-        print(f"{rank:5d} {oracle if oracle is not None else '-':>6}  {text}  |  {nearest}")
-    print(f"R@1 {hits / max(len(queries.texts), 1):.3f} over {len(queries.texts)} queries")
+        print(f"{int(ranks[i]):5d} {oracle:>6}  {text}  |  {nearest}")
+    print(f"R@1 {float(np.mean(ranks == 1)) if len(ranks) else 0.0:.3f} over {len(queries.texts)} queries")
 
 
 if __name__ == "__main__":

@@ -23,14 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TILTS = (("pitch", 8.0), ("roll", 15.0), ("pitch", -25.0))
-
-
-def rotation(kind: str, deg: float) -> np.ndarray:
-    a = np.radians(deg)
-    c, s = np.cos(a), np.sin(a)
-    if kind == "pitch":
-        return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+AXES = {"pitch": "X", "roll": "Z"}
 
 
 def main() -> None:
@@ -42,6 +35,7 @@ def main() -> None:
     from motion.canonical import to_canonical
     from motion.conventions import CONVENTIONS, convention_bvh
     from motion.data import Motion
+    from motion.fk import axis_rotation
     from motion.formats import load_motion
     from motion.skeleton import JOINTS, PARENTS
 
@@ -59,7 +53,7 @@ def main() -> None:
         m = to_canonical(load_motion(args.corpus / f)).slice_frames(0, 150)
         row = []
         for kind, deg in TILTS:
-            moved = Motion(m.positions @ rotation(kind, deg).T, m.fps, list(JOINTS), list(PARENTS))
+            moved = Motion(m.positions @ axis_rotation(AXES[kind], np.float64(deg)).T, m.fps, list(JOINTS), list(PARENTS))
             back = to_canonical(read_bvh_text(convention_bvh(CONVENTIONS["mixamo"], moved)))
             n = min(back.n_frames, m.n_frames)
             err = np.abs((back.positions[:n] - back.positions[:n, :1]) - (m.positions[:n] - m.positions[:n, :1])).max()

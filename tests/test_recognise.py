@@ -22,6 +22,7 @@ from motion.bvh import read_bvh_text
 from motion.canonical import to_canonical
 from motion.conventions import CONVENTIONS, Convention, convention_bvh
 from motion.data import Motion, MotionError
+from motion.fk import axis_rotation
 from motion.formats import load_motion
 from motion.orientation import FOOT_CLEARANCE, floor_height
 from motion.plausibility import ImplausibleMotion
@@ -225,13 +226,11 @@ def _seen_from(motion: Motion, transform: np.ndarray) -> Motion:
 
 
 def _pitch(deg: float) -> np.ndarray:
-    a = np.radians(deg)
-    return np.array([[1.0, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    return axis_rotation("X", np.float64(deg))
 
 
 def _roll(deg: float) -> np.ndarray:
-    a = np.radians(deg)
-    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1.0]])
+    return axis_rotation("Z", np.float64(deg))
 
 
 @pytest.mark.parametrize(("name", "transform", "tilt"), [

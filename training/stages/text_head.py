@@ -6,8 +6,8 @@ well. Here the motion encoder is locked (LiT, Zhai et al. 2022): every training 
 clean and in ``views - 1`` augmented views (the training ``batch_fn``), and a fresh :class:`TextHead` is
 trained with the same masked symmetric InfoNCE against those fixed vectors, with Gaussian noise (and
 optionally dropout) on the MiniLM input, so a region of MiniLM space around each caption, not the caption
-alone, lands near its motions. Because the motion side does not change, search by example, cross-rig retrieval and
-every motion -> motion figure are untouched by this stage. It takes seconds: the motion encoder runs
+alone, lands near its motions. Because the motion side does not change, search by example, cross-rig
+retrieval and every motion -> motion figure are untouched by this stage. It takes seconds: the motion encoder runs
 ``views`` times over the windows, then only a 384 -> 512 -> 256 MLP trains. Settings chosen on val
 (docs/experiments.md, "Text head on the locked motion encoder").
 """
