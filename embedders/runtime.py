@@ -148,15 +148,17 @@ class DanceSearchModel:
 
     def minilm(self, texts: Sequence[str]) -> torch.Tensor:
         """Frozen MiniLM embeddings (N, 384), with a small in-memory cache of recent texts."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
+        found = {t: self._text_cache[t] for t in dict.fromkeys(texts) if t in self._text_cache}
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
         if todo:
             if self._text_encoder is None:
                 self._text_encoder = FrozenMiniLM(fast=True)
             for t, e in zip(todo, self._text_encoder.encode(todo), strict=True):
                 if len(self._text_cache) >= _TEXT_CACHE_MAX:
                     self._text_cache.pop(next(iter(self._text_cache)))
-                self._text_cache[t] = e
-        return torch.stack([self._text_cache[t] for t in texts]) if texts else torch.zeros(0, 384)
+                self._text_cache[t] = found[t] = e
+        # from ``found``, not the cache: a batch larger than the cache evicts its own first texts
+        return torch.stack([found[t] for t in texts]) if texts else torch.zeros(0, 384)
 
     # -- embeddings -----------------------------------------------------------------------------
     @torch.no_grad()

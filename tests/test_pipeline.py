@@ -169,3 +169,19 @@ def test_the_model_embeds_texts_with_the_refitted_text_head(trained) -> None:  #
         assert not np.allclose(model.embed_texts(texts), joint.embed_text(minilm).numpy(), atol=1e-3)
         x = torch.randn(2, model.window_size, joint.config.n_features)
         np.testing.assert_allclose(model.shared.embed_motion(x).numpy(), joint.embed_motion(x).numpy(), atol=1e-6)
+
+
+def test_a_batch_of_texts_larger_than_the_text_cache_embeds_every_text(trained, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A batch with more distinct texts than the in-memory cache holds evicts its own first texts while
+    it is encoded; each text still gets its own embedding (it used to raise KeyError)."""
+    import embedders.runtime as runtime
+    from embedders.runtime import DanceSearchModel
+
+    opts, _ = trained
+    model = DanceSearchModel(opts.out)
+    texts = ["a person walks", "someone jumps", "a slow waltz", "a person walks"]
+    expected = model.minilm(texts).numpy()
+    monkeypatch.setattr(runtime, "_TEXT_CACHE_MAX", 2)
+    fresh = DanceSearchModel(opts.out)
+    np.testing.assert_allclose(fresh.minilm(texts).numpy(), expected, atol=1e-6)
+    assert len(fresh._text_cache) <= 2
