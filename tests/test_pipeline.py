@@ -185,3 +185,27 @@ def test_a_batch_of_texts_larger_than_the_text_cache_embeds_every_text(trained, 
     fresh = DanceSearchModel(opts.out)
     np.testing.assert_allclose(fresh.minilm(texts).numpy(), expected, atol=1e-6)
     assert len(fresh._text_cache) <= 2
+
+
+def test_a_resume_keeps_the_stored_normaliser_and_refuses_one_from_other_data(trained, tmp_path: Path) -> None:
+    """Resuming keeps ``normalizer.npz`` as the trained stages saw it (it is part of the model version, so
+    retraining only the generator must not rewrite it with a refit that differs by float rounding); a
+    stored normaliser far from this run's training windows means other data and is refused."""
+    import shutil
+    from dataclasses import replace
+
+    from motion.normalize import Normalizer
+    from training.pipeline import TrainError, train_all
+
+    opts, _ = trained
+    out = tmp_path / "model"
+    shutil.copytree(opts.out, out)
+    stored = Normalizer.load(out / "normalizer.npz")
+    Normalizer(stored.mean * np.float32(1 + 1e-6), stored.std).save(out / "normalizer.npz")  # rounding-sized
+    before = (out / "normalizer.npz").read_bytes()
+    train_all(replace(opts, out=out))
+    assert (out / "normalizer.npz").read_bytes() == before
+
+    Normalizer(stored.mean + np.float32(0.5), stored.std).save(out / "normalizer.npz")
+    with pytest.raises(TrainError, match="stored feature normaliser differs"):
+        train_all(replace(opts, out=out))

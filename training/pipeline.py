@@ -232,6 +232,29 @@ def nearest_centroid(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return d.argmin(1)
 
 
+NORMALIZER_TOLERANCE = 1e-5
+"""How far (relative, and absolute in feature units) a resumed run's fitted normaliser may differ from the
+stored one: the same training windows in another order differ by float rounding (6e-8 seen)."""
+
+
+def keep_normalizer(path: Path, fitted: Normalizer, log_: StageLog) -> None:
+    """Write the normaliser fitted on this run's training windows, unless stages trained with a stored one
+    are being resumed: then the stored file stays as it is, so a resume that adds or retrains only later
+    stages (the generator, the latent prior) keeps the model version and every index built with it. A
+    stored normaliser that differs beyond float rounding means the training data changed: resuming would
+    mix two normalisations, so it is refused."""
+    if not (path.exists() and log_.state.get("vae", {}).get("done")):
+        fitted.save(path)
+        return
+    stored = Normalizer.load(path)
+    tol = NORMALIZER_TOLERANCE
+    if not (np.allclose(stored.mean, fitted.mean, rtol=tol, atol=tol)
+            and np.allclose(stored.std, fitted.std, rtol=tol, atol=tol)):
+        raise TrainError(f"{path}: the stored feature normaliser differs from the one fitted on this run's "
+                         "training windows (the training data changed since its stages were trained); train "
+                         "into a new --out folder")
+
+
 def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, float]], None] | None = None
               ) -> dict[str, Any]:
     """Train every stage (resuming finished ones) and write the model directory; returns the stage log."""
@@ -248,8 +271,8 @@ def train_all(opts: TrainOptions, progress: Callable[[str, int, int, dict[str, f
     prep = prepare(opts, encoder)
     encoder.save()
     prep_seconds = time.perf_counter() - t0
-    prep.normalizer.save(opts.out / "normalizer.npz")
     log_ = StageLog(opts.out, cfg)
+    keep_normalizer(opts.out / "normalizer.npz", prep.normalizer, log_)
     data = prep.data
 
     vae = run_stage("vae", log_,
