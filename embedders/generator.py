@@ -3,7 +3,9 @@
 The conditioning vector is LayerNorm(Linear([MiniLM text embedding (384), dance latent (L)])), of
 size L, decoded by a copy of the trained VAE's GRU decoder. At inference the dance latent comes from
 a frozen copy of the stage-3 text projector held inside the module, so `generate()` needs only the
-text embedding; training (phase b) uses that same path, which is what makes text-only generation work.
+text embedding (the paper's path; its phase b of training, off by default now, trains that path). The
+product's generation (:mod:`explore.generation`) gives it a latent sampled from the latent prior instead,
+as phase a trains it: a text and a window's own latent.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class TextToDanceGenerator(SavableModule):
         return self.projector(text_emb)
 
     def from_text(self, text_emb: torch.Tensor) -> torch.Tensor:
-        """Windows (B, S, F) from text embeddings alone (the inference path, also phase b of training)."""
+        """Windows (B, S, F) from text embeddings alone (the paper's inference path, and phase b of training)."""
         return self(text_emb, self.text_latent(text_emb))
 
     @torch.no_grad()

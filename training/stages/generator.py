@@ -3,8 +3,13 @@
 Phase a (reconstruction): the conditioning gets the caption embedding and the window's true latent
 mu; the decoder (a copy of the trained VAE decoder) is frozen for the first third of the epochs, its
 input and output layers are unfrozen for the second third and its GRU for the rest.
-Phase b (text conditioning): the latent comes from the frozen stage-3 projector applied to the same
-caption embedding, exactly the inference path of `generate()`, so text alone yields motion.
+Phase b (text conditioning, the paper's; off by default since 2026-12-01): the latent comes from the
+frozen stage-3 projector applied to the same caption embedding, the inference path of the paper's
+`generate()`, so text alone yields motion. Generation now samples its latent from the latent prior (a
+window's own kind of mu, not the projector's mean), which is phase a's input; phase b taught the generator
+to make a text's average motion whatever the latent, and dropping it (12 epochs of phase a instead of 6 + 8)
+raised val R@3 among 32 texts from 0.556 to 0.606 (docs/experiments.md, "Generation: the generator decodes
+what the prior samples"); the paper's projector path is still run and reported, and gets worse.
 Loss: pose MSE + 0.5 velocity MSE + 1.0 detail (each feature's RMS acceleration matched in magnitude,
 :func:`training.losses.pose_losses`: without it decoded motion is about twice as smooth as captured
 motion; docs/experiments.md, "Generation's jerk"), optionally + ``foot_weight`` x the sliding of feet on the
@@ -37,8 +42,10 @@ FEET = ((JOINT_INDEX["l_ankle"], JOINT_INDEX["l_toe"]), (JOINT_INDEX["r_ankle"],
 class GeneratorTrainConfig(LoopConfig):
     """Stage-6 settings; `epochs` and `patience` apply to each phase."""
 
-    epochs: int = 6
-    phase_b_epochs: int = 8
+    epochs: int = 12
+    # 0: phase b off since the latent prior (docs/experiments.md, "Generation: the generator decodes what the
+    # prior samples"); val R@3 0.556 (6 + 8 epochs) -> 0.606 (12 + 0), mean of 5 seeds
+    phase_b_epochs: int = 0
     batch_size: int = 128
     lr: float = 1e-3
     patience: int = 3
