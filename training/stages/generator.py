@@ -9,7 +9,8 @@ frozen stage-3 projector applied to the same caption embedding, the inference pa
 window's own kind of mu, not the projector's mean), which is phase a's input; phase b taught the generator
 to make a text's average motion whatever the latent, and dropping it (12 epochs of phase a instead of 6 + 8)
 raised val R@3 among 32 texts from 0.556 to 0.606 (docs/experiments.md, "Generation: the generator decodes
-what the prior samples"); the paper's projector path is still run and reported, and gets worse.
+what the prior samples"); the paper's projector path is still run and reported (test R@3 0.516 -> 0.500
+in the eval report, 0.484 -> 0.516 in the capability report's raw row: no clear change).
 Loss: pose MSE + 0.5 velocity MSE + 1.0 detail (each feature's RMS acceleration matched in magnitude,
 :func:`training.losses.pose_losses`: without it decoded motion is about twice as smooth as captured
 motion; docs/experiments.md, "Generation's jerk"), optionally + ``foot_weight`` x the sliding of feet on the
